@@ -1,0 +1,5 @@
+"""``python -m shardis`` is the ``shardis`` command."""
+
+from .cli.main import main
+
+raise SystemExit(main())

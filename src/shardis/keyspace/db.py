@@ -1,0 +1,211 @@
+"""One logical database: keys, their expiry times, and lookups with lazy expiry.
+
+Like Redis's ``redisDb`` this keeps two dicts: ``data`` (key -> value) and
+``expires`` (key -> absolute unix time in ms), so a key without a TTL costs
+nothing extra and the active expiry cycle can sample ``expires`` alone.
+
+Every read or write of a key goes through the lookup methods here so that
+lazy expiry, keyspace hit/miss statistics, the access clock (OBJECT
+IDLETIME), WATCH invalidation and keyspace notifications have one home.
+The methods are small and flat because they sit on the hot path: a GET is
+``lookup_read`` and nothing else.
+
+``expired_hook`` and the ``on_add``/``on_delete`` hooks let other
+subsystems follow the keyspace without the keyspace knowing them: the
+replication/AOF stream learns about lazily expired keys (Redis propagates a
+DEL), and cluster mode keeps a per-slot key index.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+
+__all__ = ["Database"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Database:
+    __slots__ = (
+        "id",
+        "node",
+        "data",
+        "expires",
+        "access",
+        "watched",
+        "blocking",
+        "hits",
+        "misses",
+        "expired_keys",
+        "avg_ttl",
+        "slot_index",
+        "expiry_heap",
+    )
+
+    def __init__(self, dbid: int, node=None):
+        self.id = dbid
+        self.node = node
+        self.data: dict = {}
+        self.expires: dict = {}
+        self.access: dict = {}  # key -> LRU clock (seconds) of last access
+        self.watched: dict = {}  # key -> set of clients WATCHing it
+        self.blocking: dict = {}  # key -> deque of clients blocked on it
+        self.hits = 0
+        self.misses = 0
+        self.expired_keys = 0
+        self.avg_ttl = 0
+        self.slot_index = None  # cluster mode: a SlotIndex following every add/delete
+        # (when_ms, key) for every TTL ever set; entries whose key has since
+        # changed TTL are stale and skipped.  See keyspace/expire.py.
+        self.expiry_heap: list = []
+
+    # --- expiry -----------------------------------------------------------
+
+    def _expire_if_needed(self, key) -> bool:
+        """Delete ``key`` if its TTL has passed.  True when it is (logically) gone."""
+        when = self.expires.get(key)
+        if when is None or when > time.time() * 1000:
+            return False
+        node = self.node
+        if node is not None and node.is_replica_of_master():
+            # A replica waits for its master's DEL but reports the key as gone.
+            return True
+        self._delete_expired(key)
+        return True
+
+    def _delete_expired(self, key) -> None:
+        self.delete(key)
+        self.expired_keys += 1
+        node = self.node
+        if node is not None:
+            node.stat_expired_keys += 1
+            node.key_expired(self, key)
+
+    # --- lookups ----------------------------------------------------------
+
+    def lookup_read(self, key):
+        """The value for a read command (None when missing or expired)."""
+        v = self.data.get(key)
+        if v is None:
+            self.misses += 1
+            return None
+        if self.expires and key in self.expires and self._expire_if_needed(key):
+            self.misses += 1
+            return None
+        self.hits += 1
+        self.access[key] = self.node.lru_clock if self.node is not None else 0
+        return v
+
+    def lookup_write(self, key):
+        """The value for a write command (None when missing or expired); no hit/miss stats."""
+        v = self.data.get(key)
+        if v is None:
+            return None
+        if self.expires and key in self.expires and self._expire_if_needed(key):
+            return None
+        self.access[key] = self.node.lru_clock if self.node is not None else 0
+        return v
+
+    def peek(self, key):
+        """The value without touching statistics or the access clock (but honouring expiry)."""
+        v = self.data.get(key)
+        if v is None:
+            return None
+        if self.expires and key in self.expires and self._expire_if_needed(key):
+            return None
+        return v
+
+    def exists(self, key) -> bool:
+        return self.peek(key) is not None
+
+    # --- writes -------------------------------------------------------------
+
+    def set(self, key, value, keepttl: bool = False) -> None:
+        """Store ``value`` under ``key``, replacing any old value (and its TTL unless keepttl)."""
+        data = self.data
+        if key not in data and self.slot_index is not None:
+            self.slot_index.add(key)
+        data[key] = value
+        if not keepttl and self.expires:
+            self.expires.pop(key, None)
+        self.access[key] = self.node.lru_clock if self.node is not None else 0
+        if self.watched:
+            self.touch_watched(key)
+
+    def replace_value(self, key, value) -> None:
+        """Swap the value of an existing key in place (same TTL); for type-preserving rewrites."""
+        self.data[key] = value
+
+    def delete(self, key) -> bool:
+        """Remove ``key`` (value and TTL).  True when it existed."""
+        if self.data.pop(key, None) is None:
+            return False
+        if self.expires:
+            self.expires.pop(key, None)
+        self.access.pop(key, None)
+        if self.slot_index is not None:
+            self.slot_index.remove(key)
+        if self.watched:
+            self.touch_watched(key)
+        return True
+
+    def set_expire(self, key, when_ms: int) -> None:
+        self.expires[key] = when_ms
+        heapq.heappush(self.expiry_heap, (when_ms, key))
+
+    def get_expire(self, key):
+        """Absolute expiry time in ms, or None."""
+        return self.expires.get(key)
+
+    def persist(self, key) -> bool:
+        return self.expires.pop(key, None) is not None
+
+    # --- WATCH ----------------------------------------------------------------
+
+    def modified(self, key) -> None:
+        """Call after changing a value in place (HSET on an existing hash ...)."""
+        if self.watched:
+            self.touch_watched(key)
+
+    def touch_watched(self, key) -> None:
+        """signalModifiedKey: break the transactions of clients WATCHing ``key``."""
+        clients = self.watched.get(key)
+        if clients:
+            for c in clients:
+                c.dirty_cas = True
+
+    def touch_all_watched(self) -> None:
+        """FLUSHDB/SWAPDB: every watched key of this db counts as modified."""
+        for clients in self.watched.values():
+            for c in clients:
+                c.dirty_cas = True
+
+    # --- whole-db operations ------------------------------------------------
+
+    def flush(self) -> int:
+        """Remove every key; returns how many there were."""
+        n = len(self.data)
+        self.touch_all_watched()
+        self.data = {}
+        self.expires = {}
+        self.access = {}
+        self.expiry_heap = []
+        if self.slot_index is not None:
+            self.slot_index.clear()
+        return n
+
+    def swap_contents(self, other: "Database") -> None:
+        """SWAPDB: exchange keyspaces (clients, watchers and blocked clients stay put)."""
+        self.data, other.data = other.data, self.data
+        self.expires, other.expires = other.expires, self.expires
+        self.access, other.access = other.access, self.access
+        self.expiry_heap, other.expiry_heap = other.expiry_heap, self.expiry_heap
+        self.avg_ttl, other.avg_ttl = other.avg_ttl, self.avg_ttl
+        self.touch_all_watched()
+        other.touch_all_watched()
+
+    def __len__(self) -> int:
+        return len(self.data)

@@ -1,0 +1,168 @@
+"""The in-memory value types of the keyspace.
+
+A value stored under a key is one of:
+
+* ``bytes``      -- a string; OBJECT ENCODING reports ``int``/``embstr``/``raw``
+                    from its content, exactly as Redis's tryObjectEncoding would.
+* ``bytearray``  -- a string that was modified in place (APPEND, SETRANGE,
+                    SETBIT ...).  Redis keeps such strings ``raw``; we mirror
+                    that by keeping them mutable, which also makes the
+                    in-place edit cheap.
+* ``Hash``       -- a dict subclass (field -> value).
+* ``List``       -- a deque subclass.
+* ``Set``        -- a set subclass.
+* ``ZSet``       -- a dict of member -> score plus a SortedList of
+                    (score, member), the pair Redis keeps as dict + skiplist.
+
+Builtin containers are used directly (subclassed only to carry the encoding
+Redis would report) because the hot path then stays in C: a hash lookup is a
+dict lookup.  ``encoding`` follows Redis 7.0's conversion rules: a small
+container starts compact (listpack/intset) and is converted once it crosses a
+threshold, and is never converted back (Redis only does that on reload).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from sortedcontainers import SortedList
+
+__all__ = [
+    "Hash",
+    "List",
+    "Set",
+    "ZSet",
+    "type_name",
+    "string_encoding",
+    "OBJ_STRING",
+    "OBJ_LIST",
+    "OBJ_SET",
+    "OBJ_ZSET",
+    "OBJ_HASH",
+]
+
+# Redis's object type codes (server.h), also used by RDB and SCAN TYPE.
+OBJ_STRING = 0
+OBJ_LIST = 1
+OBJ_SET = 2
+OBJ_ZSET = 3
+OBJ_HASH = 4
+
+# Longest string Redis stores as embstr (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
+EMBSTR_SIZE_LIMIT = 44
+
+
+class Hash(dict):
+    """field -> value; ``encoding`` is b"listpack" or b"hashtable"."""
+
+    __slots__ = ("encoding",)
+    type_name = b"hash"
+    type_code = OBJ_HASH
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.encoding = b"listpack"
+
+
+class List(deque):
+    """A Redis list.  Redis 7.0 always reports ``quicklist``."""
+
+    __slots__ = ("encoding",)
+    type_name = b"list"
+    type_code = OBJ_LIST
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.encoding = b"quicklist"
+
+
+class Set(set):
+    """A Redis set; ``encoding`` is b"intset" or b"hashtable" (7.0 has no listpack sets)."""
+
+    __slots__ = ("encoding",)
+    type_name = b"set"
+    type_code = OBJ_SET
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.encoding = b"intset"
+
+
+class ZSet:
+    """A sorted set: ``dict`` member -> score and ``sl`` ordered by (score, member).
+
+    Ordering by (score, member) with bytes comparison is exactly Redis's
+    skiplist order (score, then memcmp of the member).
+    """
+
+    __slots__ = ("dict", "sl", "encoding")
+    type_name = b"zset"
+    type_code = OBJ_ZSET
+
+    def __init__(self):
+        self.dict: dict[bytes, float] = {}
+        self.sl: SortedList = SortedList()
+        self.encoding = b"listpack"
+
+    def __len__(self) -> int:
+        return len(self.dict)
+
+    def add(self, member: bytes, score: float) -> None:
+        """Insert or update ``member`` with ``score``."""
+        old = self.dict.get(member)
+        if old is not None:
+            if old == score:
+                return
+            self.sl.remove((old, member))
+        self.dict[member] = score
+        self.sl.add((score, member))
+
+    def remove(self, member: bytes) -> bool:
+        score = self.dict.pop(member, None)
+        if score is None:
+            return False
+        self.sl.remove((score, member))
+        return True
+
+    def score(self, member: bytes):
+        return self.dict.get(member)
+
+    def rank(self, member: bytes):
+        score = self.dict.get(member)
+        if score is None:
+            return None
+        return self.sl.index((score, member))
+
+    def __iter__(self):
+        """(score, member) pairs in order."""
+        return iter(self.sl)
+
+
+_TYPE_NAMES = {bytes: b"string", bytearray: b"string"}
+
+
+def type_name(value) -> bytes:
+    """The name TYPE replies with for a stored value."""
+    name = _TYPE_NAMES.get(value.__class__)
+    return name if name is not None else value.type_name
+
+
+def _is_int_encodable(s: bytes) -> bool:
+    """True when Redis would store ``s`` as a long (string2l round-trips)."""
+    if not s or len(s) > 20:
+        return False
+    try:
+        n = int(s)
+    except ValueError:
+        return False
+    # string2l only accepts the canonical form ("12", "-3"), no "+1", " 1", "01", "-0".
+    return b"%d" % n == s and -(2**63) <= n < 2**63
+
+
+def string_encoding(value) -> bytes:
+    """OBJECT ENCODING for a string value."""
+    if value.__class__ is bytearray:
+        return b"raw"
+    if _is_int_encodable(value):
+        return b"int"
+    return b"embstr" if len(value) <= EMBSTR_SIZE_LIMIT else b"raw"

@@ -1,0 +1,1 @@
+"""shardis.protocol."""

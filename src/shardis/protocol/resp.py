@@ -1,0 +1,531 @@
+"""RESP2/RESP3: the request reader and the reply encoders.  Pure: bytes in, values out.
+
+Reading requests
+----------------
+Requests are parsed by hiredis (C) on the fast path: a well-formed pipeline of
+multibulk requests costs one ``gets()`` call per command.  hiredis parses the
+*reply* grammar, which is wider than the request grammar Redis accepts
+(``*1\\r\\n:5\\r\\n`` is a valid reply, a protocol error as a request), and it
+knows nothing of inline commands or of Redis's size limits.  So the reader
+keeps a shadow of the bytes hiredis holds and, on anything unusual, re-reads
+them with a small pure-Python parser that follows networking.c
+(processMultibulkBuffer / processInlineBuffer) step for step and yields
+Redis's exact protocol errors.  Inline requests and unauthenticated clients
+(whose limits are tighter) always use the pure parser.
+
+The shadow costs nothing while reads end on command boundaries (the common
+case: the shadow is dropped as soon as hiredis is empty).  A partial command
+left in hiredis is validated by the pure parser each time it doubles in size,
+so a bad length header is caught early while validation stays O(n) overall.
+
+Encoding replies
+----------------
+Functions that build complete frames.  The frames that differ between RESP2
+and RESP3 (null, map, set, double, boolean, push) live on two small classes,
+``RESP2`` and ``RESP3``; a client holds the one its HELLO chose.
+"""
+
+from __future__ import annotations
+
+import hiredis
+
+__all__ = [
+    "ProtocolError",
+    "RequestReader",
+    "PureParser",
+    "split_args",
+    "bulk",
+    "integer",
+    "simple",
+    "bulk_array",
+    "array_header",
+    "RESP2",
+    "RESP3",
+    "format_double",
+    "PROTO_INLINE_MAX_SIZE",
+]
+
+PROTO_INLINE_MAX_SIZE = 1024 * 64  # bytes: longest inline request / count line (server.h)
+INT_MAX = 2**31 - 1
+UNAUTH_MAX_MULTIBULK = 10  # args an unauthenticated client may send (networking.c)
+UNAUTH_MAX_BULK = 16384  # bytes per arg for an unauthenticated client
+
+
+class ProtocolError(Exception):
+    """A request that breaks the protocol.  ``str(e)`` is Redis's detail text."""
+
+
+def _string2ll(b: bytes):
+    """Redis's strict string2ll: canonical decimal only, else None."""
+    n = len(b)
+    if n == 0 or n > 20:
+        return None
+    if n == 1 and b == b"0":
+        return 0
+    start = 1 if b[0] == 45 else 0  # '-'
+    if start == n or not (49 <= b[start] <= 57):  # first digit 1-9
+        return None
+    for c in b[start + 1 :]:
+        if not (48 <= c <= 57):
+            return None
+    v = int(b)
+    if not (-(2**63) <= v < 2**63):
+        return None
+    return v
+
+
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def _is_space(c: int) -> bool:
+    return c in (32, 9, 10, 11, 12, 13)
+
+
+def split_args(line: bytes):
+    """sdssplitargs: split an inline request into arguments, honouring quotes.
+
+    Returns a list of bytes, or None for unbalanced quotes.
+    """
+    args = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and _is_space(line[i]):
+            i += 1
+        if i >= n:
+            return args
+        cur = bytearray()
+        inq = insq = False
+        while True:
+            if inq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if (
+                    c == 92
+                    and i + 3 < n
+                    and line[i + 1] == 120
+                    and line[i + 2] in _HEX
+                    and line[i + 3] in _HEX
+                ):
+                    cur.append(int(line[i + 2 : i + 4], 16))
+                    i += 3
+                elif c == 92 and i + 1 < n:
+                    i += 1
+                    c = line[i]
+                    cur.append(_ESCAPES.get(c, c))
+                elif c == 34:
+                    # closing quote must be followed by a space or nothing
+                    if i + 1 < n and not _is_space(line[i + 1]):
+                        return None
+                    i += 1
+                    break
+                else:
+                    cur.append(c)
+            elif insq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    cur.append(39)
+                elif c == 39:
+                    if i + 1 < n and not _is_space(line[i + 1]):
+                        return None
+                    i += 1
+                    break
+                else:
+                    cur.append(c)
+            else:
+                if i >= n:
+                    break
+                c = line[i]
+                if _is_space(c):
+                    break
+                if c == 34:
+                    inq = True
+                elif c == 39:
+                    insq = True
+                else:
+                    cur.append(c)
+            i += 1
+        args.append(bytes(cur))
+
+
+class PureParser:
+    """A request parser that follows Redis's networking.c exactly.
+
+    Feed bytes with ``feed``; ``gets`` returns the next command (list of
+    bytes), ``False`` when more input is needed, and raises ProtocolError with
+    Redis's detail text.  ``[]`` is never returned: empty requests (a blank
+    inline line, ``*0``/``*-1``) are skipped as Redis skips them.
+    """
+
+    __slots__ = ("buf", "pos", "max_bulk", "unauth", "_mb_left", "_bulklen", "_argv")
+
+    def __init__(self, max_bulk: int = 512 * 1024 * 1024, unauth: bool = False):
+        self.buf = bytearray()
+        self.pos = 0
+        self.max_bulk = max_bulk
+        self.unauth = unauth
+        self._mb_left = 0  # args still expected by the current multibulk (0: at a boundary)
+        self._bulklen = -1  # length of the bulk being read (-1: need its header)
+        self._argv: list = []
+
+    def feed(self, data) -> None:
+        if self.pos and self.pos == len(self.buf):
+            self.buf.clear()
+            self.pos = 0
+        self.buf += data
+
+    def pending(self) -> int:
+        """Bytes not yet consumed."""
+        return len(self.buf) - self.pos
+
+    def at_boundary(self) -> bool:
+        return self._mb_left == 0 and self.pos == len(self.buf)
+
+    def take_rest(self) -> bytes:
+        """Remove and return unconsumed bytes (only valid at a command boundary)."""
+        rest = bytes(self.buf[self.pos :])
+        self.buf.clear()
+        self.pos = 0
+        return rest
+
+    def gets(self):
+        while True:
+            if self._mb_left == 0:
+                if self.pos >= len(self.buf):
+                    if self.pos:
+                        self.buf.clear()
+                        self.pos = 0
+                    return False
+                if self.buf[self.pos] == 42:  # '*'
+                    r = self._multibulk_header()
+                else:
+                    r = self._inline()
+                if r is False:
+                    return False
+                if r is None:
+                    continue  # empty request, skipped
+                if r is not True:
+                    return r  # an inline command
+            cmd = self._multibulk_body()
+            if cmd is False:
+                return False
+            return cmd
+
+    def _inline(self):
+        buf, pos = self.buf, self.pos
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError("too big inline request")
+            return False
+        end = nl - 1 if nl != pos and buf[nl - 1] == 13 else nl
+        args = split_args(bytes(buf[pos:end]))
+        self.pos = nl + 1
+        if args is None:
+            raise ProtocolError("unbalanced quotes in request")
+        return args or None
+
+    def _multibulk_header(self):
+        buf, pos = self.buf, self.pos
+        cr = buf.find(b"\r", pos)
+        if cr < 0:
+            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError("too big mbulk count string")
+            return False
+        if cr - pos > len(buf) - pos - 2:
+            return False
+        ll = _string2ll(bytes(buf[pos + 1 : cr]))
+        if ll is None or ll > INT_MAX:
+            raise ProtocolError("invalid multibulk length")
+        if ll > UNAUTH_MAX_MULTIBULK and self.unauth:
+            raise ProtocolError("unauthenticated multibulk length")
+        self.pos = cr + 2
+        if ll <= 0:
+            return None
+        self._mb_left = ll
+        self._argv = []
+        return True
+
+    def _multibulk_body(self):
+        buf = self.buf
+        while self._mb_left:
+            pos = self.pos
+            if self._bulklen == -1:
+                cr = buf.find(b"\r", pos)
+                if cr < 0:
+                    if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
+                        raise ProtocolError("too big bulk count string")
+                    return False
+                if cr - pos > len(buf) - pos - 2:
+                    return False
+                if buf[pos] != 36:  # '$'
+                    raise ProtocolError("expected '$', got '%s'" % chr(buf[pos]))
+                ll = _string2ll(bytes(buf[pos + 1 : cr]))
+                if ll is None or ll < 0 or ll > self.max_bulk:
+                    raise ProtocolError("invalid bulk length")
+                if ll > UNAUTH_MAX_BULK and self.unauth:
+                    raise ProtocolError("unauthenticated bulk length")
+                self.pos = pos = cr + 2
+                self._bulklen = ll
+            if len(buf) - pos < self._bulklen + 2:
+                return False
+            end = pos + self._bulklen
+            self._argv.append(bytes(buf[pos:end]))
+            self.pos = end + 2
+            self._bulklen = -1
+            self._mb_left -= 1
+        argv, self._argv = self._argv, []
+        return argv
+
+
+class RequestReader:
+    """Requests from one client connection: hiredis fast path, exact slow path.
+
+    Use ``feed(data)`` then call ``gets()`` until it returns False.  The
+    connection's hot loop may instead call ``fast_gets`` (hiredis's bound
+    ``gets``) directly while ``fast`` is true, counting the commands it takes
+    into ``taken`` and calling ``check(cmd)``/``anomaly()`` as documented.
+    """
+
+    __slots__ = (
+        "_hr",
+        "fast",
+        "fast_gets",
+        "_shadow",
+        "_shadow_len",
+        "taken",
+        "_next_check",
+        "_pure",
+        "max_bulk",
+        "unauth",
+    )
+
+    def __init__(self, max_bulk: int = 512 * 1024 * 1024):
+        self.max_bulk = max_bulk
+        self.unauth = False
+        self._new_hiredis()
+        self._pure: PureParser | None = None
+        self.fast = True
+
+    def _new_hiredis(self):
+        self._hr = hiredis.Reader()
+        self.fast_gets = self._hr.gets
+        self._shadow: list = []
+        self._shadow_len = 0
+        self.taken = 0  # commands returned by hiredis since it was last empty
+        self._next_check = 0
+
+    def buffered(self) -> int:
+        """Bytes received and not yet consumed (for the query buffer limit and CLIENT LIST)."""
+        if self.fast:
+            return self._shadow_len
+        return self._pure.pending()
+
+    def feed(self, data) -> None:
+        if self.fast:
+            if self._shadow_len == 0 and (data[0] != 42 or self.unauth):
+                # An inline request (or a client under tighter limits): read it exactly.
+                self._to_pure(b"")
+                self._pure.feed(data)
+                return
+            self._hr.feed(data)
+            self._shadow.append(data)
+            self._shadow_len += len(data)
+        else:
+            self._pure.feed(data)
+
+    def _to_pure(self, data: bytes) -> None:
+        self.fast = False
+        p = self._pure
+        if p is None or not p.at_boundary():
+            p = self._pure = PureParser(self.max_bulk, self.unauth)
+        else:
+            p.max_bulk, p.unauth = self.max_bulk, self.unauth
+        if data:
+            p.feed(data)
+
+    def gets(self):
+        """Next command (list of bytes), False when more input is needed; raises ProtocolError."""
+        if self.fast:
+            try:
+                cmd = self.fast_gets()
+            except hiredis.ProtocolError:
+                return self.anomaly()
+            if cmd is False:
+                return self.drained()
+            self.taken += 1
+            return self.check(cmd)
+        p = self._pure
+        cmd = p.gets()
+        if cmd is False and p.at_boundary() and not self.unauth:
+            # Back to the fast path from the next read that starts a multibulk.
+            self.fast = True
+            self._new_hiredis()
+        return cmd
+
+    def check(self, cmd):
+        """Validate a command hiredis returned; fall back to the exact parser if odd."""
+        if cmd.__class__ is list and cmd:
+            for a in cmd:
+                if a.__class__ is not bytes:
+                    return self.anomaly()
+            return cmd
+        return self.anomaly()
+
+    def drained(self):
+        """hiredis has no complete command left: drop the shadow or validate the partial."""
+        if not self._hr.has_data():
+            if self._shadow_len:
+                self._shadow.clear()
+                self._shadow_len = 0
+                self.taken = 0
+                self._next_check = 0
+            return False
+        if self._shadow_len >= self._next_check:
+            self._next_check = max(self._shadow_len * 2, 1024)
+            # Re-read what hiredis holds with the exact parser, headers only.
+            probe = PureParser(self.max_bulk, self.unauth)
+            probe.feed(b"".join(self._shadow))
+            for _ in range(self.taken):
+                probe.gets()
+            try:
+                probe.gets()
+            except ProtocolError:
+                return self.anomaly()
+        return False
+
+    def anomaly(self):
+        """Something hiredis accepts that Redis would not (or vice versa): re-read exactly."""
+        data = b"".join(self._shadow)
+        taken = self.taken
+        self._new_hiredis()
+        self._pure = PureParser(self.max_bulk, self.unauth)
+        self.fast = False
+        self._pure.feed(data)
+        for _ in range(taken):  # already returned to the caller
+            self._pure.gets()
+        return self.gets()
+
+    def set_unauth(self, flag: bool) -> None:
+        """Apply (or lift) the tighter limits for unauthenticated clients."""
+        self.unauth = flag
+        if self._pure is not None:
+            self._pure.unauth = flag
+
+
+# --- reply encoders --------------------------------------------------------
+
+
+def bulk(b) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(b), b)
+
+
+def integer(n: int) -> bytes:
+    return b":%d\r\n" % n
+
+
+def simple(s: bytes) -> bytes:
+    return b"+" + s + b"\r\n"
+
+
+def array_header(n: int) -> bytes:
+    return b"*%d\r\n" % n
+
+
+def format_double(d: float) -> bytes:
+    """A double as Redis 7.0 prints it in replies (%.17g; inf/-inf; nan)."""
+    if d != d:
+        return b"nan"
+    if d == float("inf"):
+        return b"inf"
+    if d == float("-inf"):
+        return b"-inf"
+    return b"%.17g" % d
+
+
+def bulk_array(items) -> bytes:
+    """An array of bulk strings; None items become null bulks (RESP2 ``$-1``)."""
+    parts = [b"*%d\r\n" % len(items)]
+    for b in items:
+        if b is None:
+            parts.append(b"$-1\r\n")
+        else:
+            parts.append(b"$%d\r\n%b\r\n" % (len(b), b))
+    return b"".join(parts)
+
+
+class RESP2:
+    """Frames that differ by protocol, as RESP2 sends them."""
+
+    version = 2
+    null = b"$-1\r\n"
+    null_array = b"*-1\r\n"
+    true = b":1\r\n"
+    false = b":0\r\n"
+
+    @staticmethod
+    def map_header(n: int) -> bytes:
+        return b"*%d\r\n" % (2 * n)
+
+    @staticmethod
+    def set_header(n: int) -> bytes:
+        return b"*%d\r\n" % n
+
+    @staticmethod
+    def push_header(n: int) -> bytes:
+        return b"*%d\r\n" % n
+
+    @staticmethod
+    def double(d: float) -> bytes:
+        s = format_double(d)
+        return b"$%d\r\n%b\r\n" % (len(s), s)
+
+    @staticmethod
+    def verbatim(s: bytes, fmt: bytes = b"txt") -> bytes:
+        return b"$%d\r\n%b\r\n" % (len(s), s)
+
+    @staticmethod
+    def bulk_or_null_array(items) -> bytes:
+        """An array whose null items are null bulks in both protocols."""
+        return bulk_array(items)
+
+
+class RESP3(RESP2):
+    """Frames that differ by protocol, as RESP3 sends them."""
+
+    version = 3
+    null = b"_\r\n"
+    null_array = b"_\r\n"
+    true = b"#t\r\n"
+    false = b"#f\r\n"
+
+    @staticmethod
+    def map_header(n: int) -> bytes:
+        return b"%%%d\r\n" % n
+
+    @staticmethod
+    def set_header(n: int) -> bytes:
+        return b"~%d\r\n" % n
+
+    @staticmethod
+    def push_header(n: int) -> bytes:
+        return b">%d\r\n" % n
+
+    @staticmethod
+    def double(d: float) -> bytes:
+        return b"," + format_double(d) + b"\r\n"
+
+    @staticmethod
+    def verbatim(s: bytes, fmt: bytes = b"txt") -> bytes:
+        return b"=%d\r\n%b:%b\r\n" % (len(s) + 4, fmt, s)
+
+    @staticmethod
+    def bulk_or_null_array(items) -> bytes:
+        parts = [b"*%d\r\n" % len(items)]
+        for b in items:
+            parts.append(b"_\r\n" if b is None else b"$%d\r\n%b\r\n" % (len(b), b))
+        return b"".join(parts)

@@ -1,0 +1,210 @@
+"""The command table: every command as data.
+
+A command is declared once, next to its handler, with the facts Redis keeps
+in its JSON command specs: name, arity, flags, ACL categories, key positions
+(first, last, step), and its subcommands for container commands (CONFIG,
+CLIENT ...).  Dispatch, ``COMMAND INFO/DOCS/GETKEYS``, cluster slot routing
+and the client library all read this one table, so they cannot disagree.
+
+Arity follows Redis: ``N`` means exactly N arguments including the name,
+``-N`` means at least N.  Key positions are 1-based argv indexes; a negative
+``last`` counts from the end (``-1`` = last argument).  Commands whose keys
+cannot be described by (first, last, step) set ``movablekeys`` and provide a
+``getkeys(argv) -> list[int]`` function.
+
+Handlers have the signature ``handler(client, argv) -> bytes | None``: they
+return the complete reply frame(s), or None when the reply comes later (a
+blocked client) or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+__all__ = ["Command", "command", "subcommand", "TABLE", "lookup", "get_keys", "KeySpecError"]
+
+# Flags that map to ACL categories the way Redis's setImplicitACLCategories does.
+_IMPLICIT_CATEGORIES = (
+    ("write", "write"),
+    ("readonly", "read"),
+    ("admin", "admin"),
+    ("pubsub", "pubsub"),
+    ("fast", "fast"),
+    ("blocking", "blocking"),
+)
+
+
+@dataclass(eq=False)
+class Command:
+    name: str  # lower-case, as COMMAND reports it
+    arity: int
+    flags: frozenset
+    handler: Callable | None = None
+    first_key: int = 0
+    last_key: int = 0
+    key_step: int = 0
+    group: str = "generic"
+    categories: tuple = ()  # explicit ACL categories (without the implicit ones)
+    summary: str = ""
+    since: str = "1.0.0"
+    complexity: str = ""
+    getkeys: Callable | None = None  # for movablekeys commands
+    tips: tuple = ()
+    parent: "Command | None" = None
+    subcommands: dict = field(default_factory=dict)  # bytes (lower) -> Command
+    # Runtime statistics (INFO commandstats).
+    calls: int = 0
+    usec: int = 0
+    rejected_calls: int = 0
+    failed_calls: int = 0
+
+    def __post_init__(self):
+        f = self.flags
+        self.write = "write" in f
+        self.readonly = "readonly" in f
+        self.denyoom = "denyoom" in f
+        self.admin = "admin" in f
+        self.noauth = "no_auth" in f
+        self.loading_ok = "loading" in f
+        self.stale_ok = "stale" in f
+        self.nomulti = "no_multi" in f
+        self.noscript = "noscript" in f
+        self.movablekeys = self.getkeys is not None
+        self.may_replicate = self.write or "may_replicate" in f
+        self.fullname = self.name if self.parent is None else f"{self.parent.name}|{self.name}"
+        self.fullname_b = self.fullname.encode()
+        self.has_keys = self.first_key > 0 or self.movablekeys
+        # May the connection's fast path call the handler directly?  Not for
+        # commands that block, close the connection or dispatch to subcommands.
+        self.fastpath = "blocking" not in f and "nofastpath" not in f
+
+    def arity_ok(self, argc: int) -> bool:
+        a = self.arity
+        return a == argc if a > 0 else argc >= -a
+
+    def acl_categories(self) -> list[str]:
+        cats = list(self.categories)
+        for flag, cat in _IMPLICIT_CATEGORIES:
+            if flag in self.flags and cat not in cats:
+                cats.append(cat)
+        if "fast" not in self.flags and "slow" not in cats:
+            cats.append("slow")
+        if "admin" in self.flags and "dangerous" not in cats:
+            cats.append("dangerous")
+        return cats
+
+    def key_positions(self, argv) -> list[int]:
+        """The argv indexes holding keys (raises KeySpecError for a malformed request)."""
+        if self.getkeys is not None:
+            return self.getkeys(argv)
+        if self.first_key <= 0:
+            return []
+        argc = len(argv)
+        last = self.last_key if self.last_key >= 0 else argc + self.last_key
+        return list(range(self.first_key, min(last, argc - 1) + 1, self.key_step or 1))
+
+
+class KeySpecError(Exception):
+    """The request's arguments do not allow finding its keys (e.g. a bad numkeys)."""
+
+
+TABLE: dict[bytes, Command] = {}  # lower-case name -> Command
+_FAST: dict[bytes, Command] = {}  # the exact bytes clients send -> Command (cache)
+
+
+def command(
+    name: str,
+    arity: int,
+    flags: str = "",
+    keys: tuple = (0, 0, 0),
+    group: str = "generic",
+    categories: str = "",
+    getkeys=None,
+    **meta,
+):
+    """Decorator: declare a top-level command with ``handler`` as its implementation."""
+
+    def register(handler):
+        cmd = Command(
+            name=name.lower(),
+            arity=arity,
+            flags=frozenset(flags.split()),
+            handler=handler,
+            first_key=keys[0],
+            last_key=keys[1],
+            key_step=keys[2],
+            group=group,
+            categories=tuple(categories.split()),
+            getkeys=getkeys,
+            **meta,
+        )
+        TABLE[cmd.name.encode()] = cmd
+        _FAST.clear()
+        handler.command = cmd
+        return handler
+
+    return register
+
+
+def container(name: str, group: str = "generic", **meta) -> Command:
+    """Declare a container command (CONFIG, CLIENT ...); its subcommands register on it."""
+    cmd = TABLE.get(name.encode())
+    if cmd is None:
+        cmd = Command(name=name, arity=-2, flags=frozenset({"nofastpath"}), group=group, **meta)
+        TABLE[name.encode()] = cmd
+        _FAST.clear()
+    return cmd
+
+
+def subcommand(
+    parent: str,
+    name: str,
+    arity: int,
+    flags: str = "",
+    keys: tuple = (0, 0, 0),
+    categories: str = "",
+    getkeys=None,
+    **meta,
+):
+    """Decorator: declare ``parent|name``."""
+
+    def register(handler):
+        p = container(parent, group=meta.get("group", "generic"))
+        cmd = Command(
+            name=name.lower(),
+            arity=arity,
+            flags=frozenset(flags.split()),
+            handler=handler,
+            first_key=keys[0],
+            last_key=keys[1],
+            key_step=keys[2],
+            categories=tuple(categories.split()),
+            getkeys=getkeys,
+            parent=p,
+            **meta,
+        )
+        p.subcommands[cmd.name.encode()] = cmd
+        handler.command = cmd
+        return handler
+
+    return register
+
+
+def lookup(name: bytes) -> Command | None:
+    """The command named ``name`` (any case).  Cached by the exact bytes sent."""
+    cmd = _FAST.get(name)
+    if cmd is None:
+        cmd = TABLE.get(name.lower())
+        if cmd is not None and len(_FAST) < 4096:
+            _FAST[name] = cmd
+    return cmd
+
+
+def get_keys(cmd: Command, argv) -> list[int]:
+    """Key positions for a request, resolving the subcommand when there is one."""
+    if cmd.subcommands and len(argv) > 1:
+        sub = cmd.subcommands.get(argv[1].lower())
+        if sub is not None:
+            return sub.key_positions(argv)
+    return cmd.key_positions(argv)

@@ -1,0 +1,402 @@
+"""One client connection: read requests, run them, write the replies.
+
+This is the hot path.  ``data_received`` feeds the request reader, then runs
+every complete command in the buffer and collects the replies in a list that
+goes out in one ``transport.write`` per read, so a pipeline of N commands
+costs one syscall, not N.
+
+Each command takes one of two routes:
+
+* the fast path, when the command exists, its arity is right, and neither
+  this client (``fast``) nor the node (``node.fast``) is in a state where any
+  check of process_command could matter: the handler runs directly;
+* otherwise ``dispatch.process_command``, which runs Redis's checks in
+  Redis's order.
+
+Both routes account the call the same way (calls, time, slow log).
+
+A client stops taking commands from its buffer while it is blocked (BLPOP
+...), waiting out a CLIENT PAUSE, or closing; the buffered bytes stay in the
+reader and are processed when it resumes, as Redis does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import hiredis
+
+from ..protocol.resp import RESP2, ProtocolError, RequestReader
+from . import dispatch, replies
+from .commandtable import _FAST, lookup
+
+__all__ = ["Client"]
+
+_perf_ns = time.perf_counter_ns
+
+
+class Client(asyncio.Protocol):
+    """A connected client (also used, with no transport, for fake clients such as AOF loading)."""
+
+    def __init__(self, node):
+        self.node = node
+        self.id = node.new_client_id()
+        self.reader = RequestReader(node.config["proto-max-bulk-len"])
+        self.db = node.dbs[0]
+        self.resp = RESP2
+        self.name = b""
+        self.authenticated = not node.config["requirepass"]
+        self.user = b"default"
+        self.transport = None
+        self.out: list = []
+        self.processing = False
+        self.closing = False
+        self.close_after_reply = False
+        # states that take the client off the fast path
+        self.multi = False
+        self.mstate: list = []  # queued (cmd, argv) in MULTI
+        self.dirty_cas = False  # a WATCHed key changed
+        self.dirty_exec = False  # a command failed to queue: EXEC aborts
+        self.watched: list = []  # (db, key) pairs this client WATCHes
+        self.channels: set = set()
+        self.patterns: set = set()
+        self.shard_channels: set = set()
+        self.blocked = False
+        self.bstate = None  # blocking state, owned by the blocking module
+        self.waiting_pause = False
+        self.pending_argv = None
+        self.reply_off = False  # CLIENT REPLY OFF
+        self.reply_skip = False  # drop the reply of the command being run (CLIENT REPLY SKIP)
+        self.reply_skip_next = False  # set by CLIENT REPLY SKIP for the next command
+        self.monitor = False
+        self.replica = False  # this connection is a replica we feed
+        self.is_master_link = False  # this connection is our master (replica side)
+        self.asking = False
+        self.readonly = False  # cluster READONLY
+        self.no_evict = False
+        self.no_touch = False
+        self.fast = self.authenticated
+        # bookkeeping for CLIENT LIST / INFO
+        self.created = time.time()
+        self.last_interaction = self.created
+        self.last_cmd = b"NULL"
+        self.addr = ""
+        self.laddr = ""
+        self.fd = -1
+        self.tot_net_in = 0
+        self.tot_net_out = 0
+        self.tot_cmds = 0
+
+    # --- state ----------------------------------------------------------------------
+
+    def update_fast(self) -> None:
+        """Recompute whether this client's commands may skip process_command."""
+        self.fast = (
+            self.authenticated
+            and not self.multi
+            and not self.channels
+            and not self.patterns
+            and not self.shard_channels
+            and not (self.reply_off or self.reply_skip or self.reply_skip_next)
+            and not self.is_master_link
+            and not self.asking
+        )
+        self.reader.set_unauth(not self.authenticated)
+
+    # --- asyncio protocol -------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        node = self.node
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        self.addr = _fmt_addr(peer)
+        self.laddr = _fmt_addr(local)
+        if sock is not None:
+            self.fd = sock.fileno()
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    ka = node.config["tcp-keepalive"]
+                    if ka:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                except OSError:
+                    pass
+        if len(node.clients) >= node.config["maxclients"]:
+            node.stat_rejected_conn += 1
+            transport.write(replies.err("ERR max number of clients reached"))
+            transport.close()
+            return
+        if self._protected_mode_denies(peer):
+            node.stat_rejected_conn += 1
+            transport.write(replies.err(_DENIED_TEXT))
+            transport.close()
+            return
+        node.clients[self.id] = self
+        node.stat_numconnections += 1
+        self.update_fast()
+
+    def _protected_mode_denies(self, peer) -> bool:
+        cfg = self.node.config
+        if not cfg["protected-mode"] or cfg["requirepass"]:
+            return False
+        if cfg["bind"] not in ([], ["*", "-::*"]):
+            return False
+        if not isinstance(peer, tuple):
+            return False  # unix socket
+        host = peer[0]
+        return not (host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1") or host.startswith("::ffff:127."))
+
+    def connection_lost(self, exc) -> None:
+        self.closing = True
+        node = self.node
+        if node.clients.pop(self.id, None) is not None:
+            for hook in _CLOSE_HOOKS:
+                hook(self)
+
+    def pause_writing(self) -> None:
+        # The peer does not read its replies: stop reading its requests too, so
+        # our memory cannot grow without bound for a normal client.
+        if self.transport is not None and not self.closing:
+            try:
+                self.transport.pause_reading()
+            except (RuntimeError, AttributeError):
+                pass
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.closing:
+            try:
+                self.transport.resume_reading()
+            except (RuntimeError, AttributeError):
+                pass
+
+    def data_received(self, data) -> None:
+        n = len(data)
+        node = self.node
+        node.stat_net_input_bytes += n
+        self.tot_net_in += n
+        self.last_interaction = node.unixtime
+        self.reader.feed(data)
+        if self.blocked or self.waiting_pause or self.closing:
+            self._check_query_buffer()
+            return
+        self.process_input()
+        if self.reader.buffered() > 1024 * 1024:
+            self._check_query_buffer()
+
+    def _check_query_buffer(self) -> None:
+        if self.reader.buffered() > self.node.config["client-query-buffer-limit"]:
+            self.node.stat_client_qbuf_limit_disconnections += 1
+            self.node.log("warning", f"Closing client that reached max query buffer length: id={self.id} addr={self.addr}")
+            self.close()
+
+    # --- the hot loop -------------------------------------------------------------------
+
+    def process_input(self) -> None:
+        """Run every complete command in the buffer; write the replies in one go."""
+        reader = self.reader
+        out = self.out
+        node = self.node
+        fast_table = _FAST
+        self.processing = True
+        t_prev = _perf_ns()
+        try:
+            while True:
+                # --- read one command ---
+                if reader.fast:
+                    try:
+                        argv = reader.fast_gets()
+                    except hiredis.ProtocolError:
+                        argv = reader.anomaly()
+                    else:
+                        if argv is False:
+                            argv = reader.drained()
+                        else:
+                            reader.taken += 1
+                            if argv.__class__ is not list or not argv:
+                                argv = reader.check(argv)
+                            else:
+                                for a in argv:
+                                    if a.__class__ is not bytes:
+                                        argv = reader.check(argv)
+                                        break
+                else:
+                    argv = reader.gets()
+                if argv is False:
+                    break
+                # --- run it ---
+                cmd = fast_table.get(argv[0])
+                if cmd is None:
+                    cmd = lookup(argv[0])
+                if (
+                    cmd is not None
+                    and self.fast
+                    and node.fast
+                    and (cmd.arity == len(argv) or (cmd.arity < 0 and len(argv) >= -cmd.arity))
+                    and cmd.fastpath
+                ):
+                    try:
+                        reply = cmd.handler(self, argv)
+                    except Exception as e:  # a handler bug must never kill the node
+                        reply = dispatch.internal_error(self, cmd, e)
+                    t = _perf_ns()
+                    cmd.calls += 1
+                    cmd.usec += (t - t_prev) // 1000
+                    if t - t_prev > node.slowlog_threshold_ns:
+                        dispatch.slowlog_push(self, argv, (t - t_prev) // 1000)
+                    t_prev = t
+                    node.stat_numcommands += 1
+                    self.tot_cmds += 1
+                    self.last_cmd = cmd
+                    if reply is not None:
+                        out.append(reply)
+                else:
+                    reply = dispatch.process_command(self, argv, cmd)
+                    t_prev = _perf_ns()
+                    if reply is not None:
+                        out.append(reply)
+                    if self.blocked or self.waiting_pause or self.close_after_reply or self.closing:
+                        break
+        except ProtocolError as e:
+            self.node.log("verbose", f"Protocol error ({e}) from client: id={self.id} addr={self.addr}")
+            out.append(replies.proto_error(str(e)))
+            self.close_after_reply = True
+        finally:
+            self.processing = False
+        if out:
+            self.flush()
+        if self.close_after_reply:
+            self.close()
+
+    def flush(self) -> None:
+        out = self.out
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        if self.transport is None or self.closing:
+            return
+        self.transport.write(data)
+        n = len(data)
+        self.node.stat_net_output_bytes += n
+        self.tot_net_out += n
+
+    # --- out-of-band replies ----------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Deliver bytes outside the request/reply cycle (pub/sub, unblocking, MONITOR)."""
+        if self.processing:
+            self.out.append(data)
+            return
+        if self.transport is None or self.closing:
+            return
+        self.transport.write(data)
+        n = len(data)
+        self.node.stat_net_output_bytes += n
+        self.tot_net_out += n
+
+    def output_buffer_size(self) -> int:
+        t = self.transport
+        return t.get_write_buffer_size() if t is not None and not self.closing else 0
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closing:
+            self.closing = True
+            self.transport.close()
+
+    # --- blocking and pausing ------------------------------------------------------
+
+    def block(self, state) -> None:
+        """Stop taking commands until ``unblock``; ``state`` belongs to the blocking module."""
+        self.blocked = True
+        self.bstate = state
+
+    def unblock(self, reply: bytes | None) -> None:
+        """Deliver the blocked command's reply and resume reading buffered commands."""
+        self.blocked = False
+        self.bstate = None
+        if reply is not None:
+            self.send(reply)
+        if not self.closing:
+            self.node.loop.call_soon(self._resume)
+
+    def _resume(self) -> None:
+        if not (self.blocked or self.waiting_pause or self.closing):
+            self.process_input()
+
+    def wait_for_unpause(self, argv) -> None:
+        self.waiting_pause = True
+        self.pending_argv = argv
+        self.node.paused_clients.append(self)
+
+    def resume_after_pause(self) -> None:
+        self.waiting_pause = False
+        argv, self.pending_argv = self.pending_argv, None
+        if self.closing or argv is None:
+            return
+        self.processing = True
+        try:
+            reply = dispatch.process_command(self, argv, lookup(argv[0]))
+        finally:
+            self.processing = False
+        if reply is not None:
+            self.out.append(reply)
+        if self.out:
+            self.flush()
+        if self.close_after_reply:
+            self.close()
+            return
+        self._resume()
+
+    # --- cron ---------------------------------------------------------------------------
+
+    def cron(self, now: float, timeout: int) -> None:
+        """clientsCron: idle timeout (not for pub/sub, blocked, replica or master links)."""
+        if (
+            timeout
+            and not self.blocked
+            and not (self.channels or self.patterns or self.shard_channels)
+            and not self.replica
+            and not self.is_master_link
+            and now - self.last_interaction > timeout
+        ):
+            self.node.log("verbose", "Closing idle client")
+            self.close()
+
+
+_DENIED_TEXT = (
+    "DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from "
+    "the loopback interface. If you want to connect from external computers to Redis you may "
+    "adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    "'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the "
+    "same host the server is running, however MAKE SURE Redis is not publicly accessible from "
+    "internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
+    "you can just disable the protected mode by editing the Redis configuration file, and setting "
+    "the protected mode option to 'no', and then restarting the server. 3) If you started the "
+    "server manually just for testing, restart it with the '--protected-mode no' option. 4) Set "
+    "up an authentication password for the default user. NOTE: You only need to do one of the "
+    "above things in order for the server to start accepting connections from the outside."
+)
+
+# Callables(client) run when a client disconnects: pub/sub, WATCH and blocking
+# state register their cleanup here.
+_CLOSE_HOOKS: list = []
+
+
+def on_client_close(hook):
+    """Register cleanup to run when any client disconnects."""
+    _CLOSE_HOOKS.append(hook)
+    return hook
+
+
+def _fmt_addr(addr) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = addr[0]
+        if host.startswith("::ffff:"):
+            host = host[7:]
+        return f"{host}:{addr[1]}"
+    if isinstance(addr, str):
+        return addr
+    return ""

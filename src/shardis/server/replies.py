@@ -1,0 +1,132 @@
+"""Shared replies and every error text, exactly as Redis 7.0 spells them.
+
+Handlers never spell an error inline: they return one of these constants or
+call one of the small builders below.  Keeping them in one file makes it easy
+to diff our texts against Redis's (server.c createSharedObjects, networking.c,
+the t_*.c files) and keeps the wire bytes pre-encoded for the hot path.
+
+Constants are complete RESP frames (``-ERR ...\\r\\n``) so they can be
+appended to a client's output as they are.  The texts are identical in RESP2
+and RESP3.
+"""
+
+from __future__ import annotations
+
+__all__ = [name for name in dir() if name.isupper()]  # refreshed at the bottom
+
+
+def err(text: str | bytes) -> bytes:
+    """An error frame.  ``text`` includes the code (ERR, WRONGTYPE, ...)."""
+    if isinstance(text, str):
+        text = text.encode()
+    # Redis replaces newlines in error strings so the frame stays one line.
+    text = text.replace(b"\r", b" ").replace(b"\n", b" ")
+    return b"-" + text + b"\r\n"
+
+
+def err_fmt(text: str, *args) -> bytes:
+    """An error frame with printf-style arguments (bytes args are decoded leniently)."""
+    conv = tuple(a.decode("utf-8", "replace") if isinstance(a, (bytes, bytearray)) else a for a in args)
+    return err(text % conv)
+
+
+# --- status replies -------------------------------------------------------
+OK = b"+OK\r\n"
+PONG = b"+PONG\r\n"
+QUEUED = b"+QUEUED\r\n"
+NOKEY_STATUS = b"+NOKEY\r\n"
+
+# --- integers -------------------------------------------------------------
+CZERO = b":0\r\n"
+CONE = b":1\r\n"
+CNEGONE = b":-1\r\n"
+CNEGTWO = b":-2\r\n"
+
+# --- generic errors (server.c createSharedObjects) ------------------------
+WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value")
+SYNTAX = err("ERR syntax error")
+NOT_INTEGER = err("ERR value is not an integer or out of range")
+NOT_FLOAT = err("ERR value is not a valid float")
+NO_SUCH_KEY = err("ERR no such key")
+OUT_OF_RANGE = err("ERR index out of range")
+NOAUTH = err("NOAUTH Authentication required.")
+WRONGPASS = err("WRONGPASS invalid username-password pair or user is disabled.")
+AUTH_NOT_CONFIGURED = err(
+    "ERR AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?"
+)
+DB_INDEX_OUT_OF_RANGE = err("ERR DB index is out of range")
+INVALID_DB_INDEX = err("ERR invalid DB index")
+SAME_OBJECT = err("ERR source and destination objects are the same")
+OVERFLOW = err("ERR increment or decrement would overflow")
+INCR_FLOAT_NAN = err("ERR increment would produce NaN or Infinity")
+BIT_OFFSET = err("ERR bit offset is not an integer or out of range")
+BIT_VALUE = err("ERR bit is not an integer or out of range")
+STRING_TOO_LONG = err("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+OFFSET_OUT_OF_RANGE = err("ERR offset is out of range")
+INVALID_EXPIRE_TIME = "ERR invalid expire time in '%s' command"
+TIMEOUT_NOT_FLOAT = err("ERR timeout is not a float or out of range")
+TIMEOUT_NEGATIVE = err("ERR timeout is negative")
+TIMEOUT_OUT_OF_RANGE = err("ERR timeout is out of range")
+NX_XX_GT_LT = err("ERR NX and XX, GT or LT options at the same time are not compatible")
+GT_LT_NX = err("ERR GT, LT, and/or NX options at the same time are not compatible")
+UNKNOWN_COMMAND = "ERR unknown command '%s', with args beginning with: %s"
+UNKNOWN_SUBCOMMAND = "ERR unknown subcommand '%s'. Try %s HELP."
+WRONG_ARITY = "ERR wrong number of arguments for '%s' command"
+MULTI_NESTED = err("ERR MULTI calls can not be nested")
+EXEC_WITHOUT_MULTI = err("ERR EXEC without MULTI")
+DISCARD_WITHOUT_MULTI = err("ERR DISCARD without MULTI")
+WATCH_INSIDE_MULTI = err("ERR WATCH inside MULTI is not allowed")
+EXECABORT = err("EXECABORT Transaction discarded because of previous errors.")
+NOT_IN_MULTI_CMD = "ERR Command not allowed inside a transaction"
+PROTO_ERROR = "ERR Protocol error: %s"
+NOPROTO = err("NOPROTO unsupported protocol version")
+SELECT_CLUSTER = err("ERR SELECT is not allowed in cluster mode")
+NO_SCRIPT = err("NOSCRIPT No matching script. Please use EVAL.")
+BUSYKEY = err("BUSYKEY Target key name already exists.")
+MIN_ONE = err("ERR value is out of range, must be positive")
+INVALID_CURSOR = err("ERR invalid cursor")
+PUBSUB_CONTEXT = (
+    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+    "are allowed in this context"
+)
+SHUTDOWN_ERR = err("ERR Errors trying to SHUTDOWN. Check logs.")
+LOADING = err("LOADING Redis is loading the dataset in memory")
+OOM = err("OOM command not allowed when used memory > 'maxmemory'.")
+MASTERDOWN = err(
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+)
+READONLY = err("READONLY You can't write against a read only replica.")
+MISCONF = err(
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
+    "persist to disk. Commands that may modify the data set are disabled, because this "
+    "instance is configured to report errors during writes if RDB snapshotting fails "
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details "
+    "about the RDB error."
+)
+
+# --- protocol errors (networking.c) ---------------------------------------
+PROTO_INVALID_MULTIBULK = "invalid multibulk length"
+PROTO_INVALID_BULK = "invalid bulk length"
+PROTO_UNAUTH_MULTIBULK = "unauthenticated multibulk length"
+PROTO_UNAUTH_BULK = "unauthenticated bulk length"
+PROTO_TOO_BIG_MBULK = "too big mbulk count string"
+PROTO_TOO_BIG_BULK = "too big bulk count string"
+PROTO_TOO_BIG_INLINE = "too big inline request"
+PROTO_UNBALANCED_QUOTES = "unbalanced quotes in request"
+PROTO_EXPECTED_DOLLAR = "expected '$', got '%s'"
+
+
+def wrong_arity(name: bytes) -> bytes:
+    return err_fmt(WRONG_ARITY, name.lower())
+
+
+def unknown_subcommand(sub: bytes, cmd: bytes) -> bytes:
+    return err_fmt(UNKNOWN_SUBCOMMAND, sub, cmd.upper())
+
+
+def proto_error(detail: str) -> bytes:
+    return err(PROTO_ERROR % detail)
+
+
+__all__ = [name for name in dir() if name.isupper() or name in ("err", "err_fmt", "wrong_arity", "unknown_subcommand", "proto_error")]
