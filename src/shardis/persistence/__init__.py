@@ -1,0 +1,73 @@
+"""Persistence: the RDB codec (DUMP/RESTORE payloads, RDB files, replication sync).
+
+The codec is pure and lives in ``rdb`` with its helpers (``crc64``, ``lzf``,
+``listpack``, ``ziplist``, ``intset``, ``zipmap``); the public surface is
+re-exported here so callers write ``from shardis.persistence import
+dump_value`` and never depend on the module split.
+"""
+
+from .crc64 import crc64
+from .rdb import (
+    DEFAULT_THRESHOLDS,
+    RDB_VERSION,
+    AuxField,
+    BadDataFormat,
+    DumpPayloadError,
+    EmptyKeyError,
+    EndOfFile,
+    FunctionLibrary,
+    KeyValue,
+    ModuleAux,
+    RdbCorruptError,
+    RdbError,
+    RdbReader,
+    RdbUnsupportedError,
+    RdbWriter,
+    ResizeDb,
+    SelectDb,
+    Thresholds,
+    UnsupportedTypeError,
+    decode_value,
+    default_aux,
+    dump_value,
+    encode_length,
+    encode_string,
+    encode_value,
+    load_dump_payload,
+    read_rdb,
+    verify_dump_payload,
+    write_rdb,
+)
+
+__all__ = [
+    "crc64",
+    "DEFAULT_THRESHOLDS",
+    "RDB_VERSION",
+    "AuxField",
+    "BadDataFormat",
+    "DumpPayloadError",
+    "EmptyKeyError",
+    "EndOfFile",
+    "FunctionLibrary",
+    "KeyValue",
+    "ModuleAux",
+    "RdbCorruptError",
+    "RdbError",
+    "RdbReader",
+    "RdbUnsupportedError",
+    "RdbWriter",
+    "ResizeDb",
+    "SelectDb",
+    "Thresholds",
+    "UnsupportedTypeError",
+    "decode_value",
+    "default_aux",
+    "dump_value",
+    "encode_length",
+    "encode_string",
+    "encode_value",
+    "load_dump_payload",
+    "read_rdb",
+    "verify_dump_payload",
+    "write_rdb",
+]
