@@ -95,14 +95,31 @@ def decompress(data, expected_len: int) -> bytes:
 def _match_length(data: bytes, ref: int, pos: int, limit: int) -> int:
     """Length of the common prefix of data[ref:] and data[pos:], capped at limit.
 
-    The caller guarantees the first 3 bytes match.
+    The caller guarantees the first 3 bytes match.  Most matches are short,
+    so a few single-byte steps come first; long ones are measured by slice
+    comparisons (memcmp in C) that gallop, then bisect.
     """
+    n = 3
+    short = min(limit, 8)
+    while n < short and data[ref + n] == data[pos + n]:
+        n += 1
+    if n < short or n == limit:
+        return n
     if data[ref : ref + limit] == data[pos : pos + limit]:
-        return limit
-    good, bad = 3, limit  # data[..+good] equal, data[..+bad] differs
+        return limit  # runs and long repeats: the common case for long matches
+    step = 16
+    while True:
+        hi = min(n + step, limit)
+        if data[ref + n : ref + hi] != data[pos + n : pos + hi]:
+            break
+        n = hi
+        if n == limit:
+            return n
+        step <<= 1
+    good, bad = n, hi  # equal up to good, differs before bad
     while bad - good > 1:
         mid = (good + bad) >> 1
-        if data[ref : ref + mid] == data[pos : pos + mid]:
+        if data[ref + good : ref + mid] == data[pos + good : pos + mid]:
             good = mid
         else:
             bad = mid

@@ -176,6 +176,11 @@ _LIST_FILL_BYTES = (4096, 8192, 16384, 32768, 65536)
 _LIST_SIZE_SAFETY_LIMIT = 8192
 
 _OBJECT_TYPES = frozenset(range(0, 8)) | frozenset(range(9, 20))
+# Value types serialized as a single string (a blob or the value itself).
+_ONE_STRING_TYPES = frozenset(
+    (TYPE_STRING, TYPE_HASH_ZIPMAP, TYPE_LIST_ZIPLIST, TYPE_SET_INTSET, TYPE_ZSET_ZIPLIST,
+     TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK, TYPE_ZSET_LISTPACK)
+)
 _UNSUPPORTED = {
     TYPE_MODULE_PRE_GA: "module values",
     TYPE_MODULE_2: "module values",
@@ -255,6 +260,10 @@ class RdbUnsupportedError(RdbCorruptError, UnsupportedTypeError):
 # ---------------------------------------------------------------------------
 
 
+class _ScanStop(Exception):
+    """Internal: the record scanner met bytes it cannot walk; let the parser judge."""
+
+
 class _NeedMore(Exception):
     """Internal: the record continues past the bytes buffered so far."""
 
@@ -309,6 +318,7 @@ class _Cursor:
             return int.from_bytes(self.take(4), "big")
         if b == LEN_64BIT:
             return int.from_bytes(self.take(8), "big")
+        self.pos -= 1  # report the offending byte
         raise BadDataFormat("unexpected length encoding 0x%02x" % b)
 
     def string(self) -> bytes:
@@ -341,8 +351,10 @@ class _Cursor:
                     return lzf.decompress(data, ulen)
                 except lzf.LZFError as exc:
                     raise BadDataFormat(str(exc)) from None
+            self.pos -= 1  # report the offending byte
             raise BadDataFormat("unknown string encoding %d" % enc)
         else:
+            self.pos -= 1
             raise BadDataFormat("unexpected length encoding 0x%02x" % b)
         return self.take(n)
 
@@ -989,6 +1001,9 @@ class EndOfFile:
     verified: bool
 
 
+# Opcodes followed by a fixed number of bytes.
+_FIXED_SIZE_OPCODES = {OPCODE_EXPIRETIME_MS: 8, OPCODE_EXPIRETIME: 4, OPCODE_FREQ: 1}
+
 _HEADER = 0
 _BODY = 1
 _DONE = 2
@@ -1017,7 +1032,8 @@ class RdbReader:
         self._buf = bytearray()
         self._base = 0  # stream offset of _buf[0]
         self._pos = 0  # index in _buf of the first unparsed byte
-        self._retry_at = 0  # do not parse again before _buf holds this many bytes
+        self._retry_at = 0  # do not look again before _buf holds this many bytes
+        self._scanner = None  # the suspended scan of the record at _pos
         self._eof_in = False
         self._state = _HEADER
         self._crc = 0
@@ -1049,7 +1065,7 @@ class RdbReader:
 
     def next_event(self):
         while self._state != _DONE:
-            if not self._eof_in and len(self._buf) < self._retry_at:
+            if not self._eof_in and not self._record_complete():
                 return None
             start = self._pos
             view = memoryview(self._buf)
@@ -1059,8 +1075,9 @@ class RdbReader:
                 if self.verify_checksum and crc_end > start:
                     self._crc = crc64(self._crc, view[start:crc_end])
             except _NeedMore as more:
-                available = len(self._buf) - start
-                self._retry_at = max(more.needed, start + 2 * available)
+                # Only when the scanner and the parser disagree on a malformed
+                # record: wait for what the parser wants.
+                self._retry_at = more.needed
                 return None
             except RdbCorruptError:
                 raise
@@ -1081,6 +1098,168 @@ class RdbReader:
             if event is not None:
                 return event
         return None
+
+    def _record_complete(self) -> bool:
+        """Whether the record at ``_pos`` is all buffered (or beyond scanning).
+
+        A scanner walks the record's structure -- lengths, string sizes --
+        without building anything and suspends where the bytes run out, so
+        however the input is chunked each byte is scanned once and each record
+        parsed once.  A scanner that meets something it does not understand
+        gives up and lets the parser produce the real error.
+        """
+        if len(self._buf) < self._retry_at:
+            return False
+        if self._scanner is None:
+            self._scanner = self._scan_record(self._pos)
+        try:
+            self._retry_at = next(self._scanner)
+            return False
+        except (StopIteration, _ScanStop):
+            self._scanner = None
+            return True
+
+    # -- the scanner: generators that yield a buffer size they wait for ----
+
+    def _wait(self, size: int):
+        while len(self._buf) < size:
+            yield size
+
+    def _scan_len(self, p: int):
+        b = self._buf
+        if len(b) <= p:
+            yield from self._wait(p + 1)
+        first = b[p]
+        kind = first >> 6
+        if kind == LEN_6BIT:
+            return first & 0x3F, p + 1
+        if kind == LEN_14BIT:
+            if len(b) < p + 2:
+                yield from self._wait(p + 2)
+            return ((first & 0x3F) << 8) | b[p + 1], p + 2
+        if first == LEN_32BIT:
+            width = 4
+        elif first == LEN_64BIT:
+            width = 8
+        else:
+            raise _ScanStop
+        end = p + 1 + width
+        if len(b) < end:
+            yield from self._wait(end)
+        return int.from_bytes(b[p + 1 : end], "big"), end
+
+    def _scan_string(self, p: int):
+        b = self._buf
+        if len(b) <= p:
+            yield from self._wait(p + 1)
+        first = b[p]
+        if first >> 6 == LEN_ENCVAL:
+            enc = first & 0x3F
+            if enc <= ENC_INT32:
+                end = p + 1 + (1, 2, 4)[enc]
+            elif enc == ENC_LZF:
+                clen, q = yield from self._scan_len(p + 1)
+                _, q = yield from self._scan_len(q)
+                end = q + clen
+            else:
+                raise _ScanStop
+        else:
+            n, q = yield from self._scan_len(p)
+            end = q + n
+        if len(b) < end:
+            yield from self._wait(end)
+        return end
+
+    def _scan_strings(self, p: int, count: int, extra: int = 0):
+        """Skip ``count`` strings, each followed by ``extra`` fixed bytes."""
+        b = self._buf
+        for _ in range(count):
+            # Fast path for short plain strings, no generator needed.
+            if p < len(b):
+                first = b[p]
+                if first < 0x40:
+                    q = p + 1 + first + extra
+                    if q <= len(b):
+                        p = q
+                        continue
+            p = yield from self._scan_string(p)
+            if extra:
+                p += extra
+                if len(b) < p:
+                    yield from self._wait(p)
+        return p
+
+    def _scan_record(self, p: int):
+        b = self._buf
+        if self._state == _HEADER:
+            yield from self._wait(p + 9)
+            return p + 9
+        if len(b) <= p:
+            yield from self._wait(p + 1)
+        op = b[p]
+        p += 1
+        fixed = _FIXED_SIZE_OPCODES.get(op)
+        if fixed is not None:
+            yield from self._wait(p + fixed)
+            return p + fixed
+        if op == OPCODE_EOF:
+            end = p + (8 if (self.version or 0) >= 5 else 0)
+            yield from self._wait(end)
+            return end
+        if op in (OPCODE_SELECTDB, OPCODE_IDLE):
+            _, p = yield from self._scan_len(p)
+            return p
+        if op == OPCODE_RESIZEDB:
+            _, p = yield from self._scan_len(p)
+            _, p = yield from self._scan_len(p)
+            return p
+        if op == OPCODE_AUX:
+            return (yield from self._scan_strings(p, 2))
+        if op == OPCODE_FUNCTION2:
+            return (yield from self._scan_string(p))
+        if op == OPCODE_MODULE_AUX:
+            for _ in range(3):
+                _, p = yield from self._scan_len(p)
+            while True:
+                opcode, p = yield from self._scan_len(p)
+                if opcode == MODULE_OPCODE_EOF:
+                    return p
+                if opcode in (MODULE_OPCODE_SINT, MODULE_OPCODE_UINT):
+                    _, p = yield from self._scan_len(p)
+                elif opcode == MODULE_OPCODE_STRING:
+                    p = yield from self._scan_string(p)
+                elif opcode in (MODULE_OPCODE_FLOAT, MODULE_OPCODE_DOUBLE):
+                    p += 4 if opcode == MODULE_OPCODE_FLOAT else 8
+                    yield from self._wait(p)
+                else:
+                    raise _ScanStop
+        if op not in _OBJECT_TYPES or op in _UNSUPPORTED:
+            raise _ScanStop
+        p = yield from self._scan_string(p)  # the key
+        if op in _ONE_STRING_TYPES:
+            return (yield from self._scan_string(p))
+        count, p = yield from self._scan_len(p)
+        if op in (TYPE_LIST, TYPE_SET, TYPE_LIST_QUICKLIST):
+            return (yield from self._scan_strings(p, count))
+        if op == TYPE_HASH:
+            return (yield from self._scan_strings(p, 2 * count))
+        if op == TYPE_ZSET_2:
+            return (yield from self._scan_strings(p, count, 8))
+        if op == TYPE_LIST_QUICKLIST_2:
+            for _ in range(count):
+                _, p = yield from self._scan_len(p)
+                p = yield from self._scan_string(p)
+            return p
+        if op == TYPE_ZSET:
+            for _ in range(count):
+                p = yield from self._scan_string(p)
+                if len(b) <= p:
+                    yield from self._wait(p + 1)
+                n = b[p]
+                p += 1 if n >= DOUBLE_NAN else 1 + n
+            yield from self._wait(p)
+            return p
+        raise _ScanStop  # pragma: no cover - every object type is handled above
 
     def _check_crc(self, event: EndOfFile, start: int) -> EndOfFile:
         if event.checksum == 0 or self.version < 5:
@@ -1141,7 +1320,7 @@ class RdbReader:
             _skip_module_value(cur)
             return ModuleAux(module_id, when), cur.pos
         if op == OPCODE_FUNCTION_PRE_GA:
-            raise BadDataFormat("pre-release function format not supported")
+            raise RdbCorruptError(self._base + cur.pos - 1, "pre-release function format not supported")
         if op == OPCODE_EOF:
             crc_end = cur.pos
             stored = 0
@@ -1150,7 +1329,7 @@ class RdbReader:
             self._state = _DONE
             return EndOfFile(stored, False), crc_end
         if op not in _OBJECT_TYPES:
-            raise BadDataFormat("unknown RDB type %d" % op)
+            raise RdbCorruptError(self._base + cur.pos - 1, "unknown RDB type %d" % op)
         key = cur.string()
         try:
             value = _decode(op, cur, self.thresholds)
