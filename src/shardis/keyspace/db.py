@@ -47,7 +47,9 @@ class Database:
 
     def __init__(self, dbid: int, node=None):
         self.id = dbid
-        self.node = node
+        # The owning node (for its clocks and subsystems); a bare Database gets a
+        # stand-in so the hot paths need no None checks.
+        self.node = node if node is not None else _DetachedNode()
         self.data: dict = {}
         self.expires: dict = {}
         self.access: dict = {}  # key -> LRU clock (seconds) of last access
@@ -70,7 +72,7 @@ class Database:
         if when is None or when > time.time() * 1000:
             return False
         node = self.node
-        if node is not None and node.is_replica_of_master():
+        if node.is_replica_of_master():
             # A replica waits for its master's DEL but reports the key as gone.
             return True
         self._delete_expired(key)
@@ -80,9 +82,8 @@ class Database:
         self.delete(key)
         self.expired_keys += 1
         node = self.node
-        if node is not None:
-            node.stat_expired_keys += 1
-            node.key_expired(self, key)
+        node.stat_expired_keys += 1
+        node.key_expired(self, key)
 
     # --- lookups ----------------------------------------------------------
 
@@ -96,7 +97,7 @@ class Database:
             self.misses += 1
             return None
         self.hits += 1
-        self.access[key] = self.node.lru_clock if self.node is not None else 0
+        self.access[key] = self.node.lru_clock
         return v
 
     def lookup_write(self, key):
@@ -106,7 +107,7 @@ class Database:
             return None
         if self.expires and key in self.expires and self._expire_if_needed(key):
             return None
-        self.access[key] = self.node.lru_clock if self.node is not None else 0
+        self.access[key] = self.node.lru_clock
         return v
 
     def peek(self, key):
@@ -125,13 +126,12 @@ class Database:
 
     def set(self, key, value, keepttl: bool = False) -> None:
         """Store ``value`` under ``key``, replacing any old value (and its TTL unless keepttl)."""
-        data = self.data
-        if key not in data and self.slot_index is not None:
+        if self.slot_index is not None and key not in self.data:
             self.slot_index.add(key)
-        data[key] = value
-        if not keepttl and self.expires:
+        self.data[key] = value
+        if self.expires and not keepttl:
             self.expires.pop(key, None)
-        self.access[key] = self.node.lru_clock if self.node is not None else 0
+        self.access[key] = self.node.lru_clock
         if self.watched:
             self.touch_watched(key)
 
@@ -209,3 +209,16 @@ class Database:
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+class _DetachedNode:
+    """What a Database needs of a node, for databases used on their own (tests, tools)."""
+
+    lru_clock = 0
+    stat_expired_keys = 0
+
+    def is_replica_of_master(self) -> bool:
+        return False
+
+    def key_expired(self, db, key) -> None:
+        pass

@@ -55,7 +55,7 @@ class Command:
     subcommands: dict = field(default_factory=dict)  # bytes (lower) -> Command
     # Runtime statistics (INFO commandstats).
     calls: int = 0
-    usec: int = 0
+    ns: int = 0  # total time spent, in ns (INFO commandstats shows usec)
     rejected_calls: int = 0
     failed_calls: int = 0
 
@@ -78,6 +78,15 @@ class Command:
         # May the connection's fast path call the handler directly?  Not for
         # commands that block, close the connection or dispatch to subcommands.
         self.fastpath = "blocking" not in f and "nofastpath" not in f
+        # O(1) commands are timed per batch, not one by one (see connection.process_input).
+        self.untimed = "fast" in f
+
+    @property
+    def usec(self) -> int:
+        return self.ns // 1000
+
+    def reset_stats(self) -> None:
+        self.calls = self.ns = self.rejected_calls = self.failed_calls = 0
 
     def arity_ok(self, argc: int) -> bool:
         a = self.arity

@@ -172,6 +172,31 @@ def process_command(client, argv, cmd):
     return call(client, cmd, argv)
 
 
+def account(client, cmd, argv, dur_ns: int, reply) -> None:
+    """The statistics call() keeps for one executed command."""
+    node = client.node
+    cmd.calls += 1
+    cmd.ns += dur_ns
+    node.stat_numcommands += 1
+    client.tot_cmds += 1
+    client.last_cmd = cmd
+    if reply is not None and reply[:1] == b"-":
+        cmd.failed_calls += 1
+        count_error(node, reply)
+    if dur_ns > node.slowlog_threshold_ns and "skip_slowlog" not in cmd.flags:
+        slowlog_push(client, argv, dur_ns // 1000)
+
+
+def account_extra(client, cmd, argv, dur_ns: int, reply) -> None:
+    """The rarer part of the accounting (errors, slow log) for the connection's fast path."""
+    node = client.node
+    if reply is not None and reply[:1] == b"-":
+        cmd.failed_calls += 1
+        count_error(node, reply)
+    if dur_ns > node.slowlog_threshold_ns and "skip_slowlog" not in cmd.flags:
+        slowlog_push(client, argv, dur_ns // 1000)
+
+
 def call(client, cmd, argv):
     """Execute ``cmd`` with Redis's accounting.  Returns the reply frame."""
     node = client.node
@@ -181,17 +206,7 @@ def call(client, cmd, argv):
         reply = cmd.handler(client, argv)
     except Exception as e:  # a handler bug must never kill the node
         reply = internal_error(client, cmd, e)
-    dur_us = (time.perf_counter_ns() - t0) // 1000
-    cmd.calls += 1
-    cmd.usec += dur_us
-    node.stat_numcommands += 1
-    client.tot_cmds += 1
-    client.last_cmd = cmd
-    if reply is not None and reply[:1] == b"-":
-        cmd.failed_calls += 1
-        count_error(node, reply)
-    if dur_us * 1000 > node.slowlog_threshold_ns and "skip_slowlog" not in cmd.flags:
-        slowlog_push(client, argv, dur_us)
+    account(client, cmd, argv, time.perf_counter_ns() - t0, reply)
     if node.monitors and not cmd.admin and "skip_monitor" not in cmd.flags:
         feed_monitors(client, argv)
     if node.dirty != dirty_before and node.propagate_hooks and cmd.write:
