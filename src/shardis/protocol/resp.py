@@ -335,6 +335,11 @@ class RequestReader:
             self._hr.feed(data)
             self._shadow.append(data)
             self._shadow_len += len(data)
+            if b"\n+" in data or data[0] == 43:
+                # A '+status' element would come out of hiredis as bytes, like a
+                # bulk: requests carrying one (or payloads that merely look like
+                # it) are read by the exact parser instead.
+                self._to_exact()
         else:
             self._pure.feed(data)
 
@@ -398,8 +403,8 @@ class RequestReader:
                 return self.anomaly()
         return False
 
-    def anomaly(self):
-        """Something hiredis accepts that Redis would not (or vice versa): re-read exactly."""
+    def _to_exact(self) -> None:
+        """Hand everything hiredis holds (less the commands already returned) to the exact parser."""
         data = b"".join(self._shadow)
         taken = self.taken
         self._new_hiredis()
@@ -408,6 +413,10 @@ class RequestReader:
         self._pure.feed(data)
         for _ in range(taken):  # already returned to the caller
             self._pure.gets()
+
+    def anomaly(self):
+        """Something hiredis accepts that Redis would not (or vice versa): re-read exactly."""
+        self._to_exact()
         return self.gets()
 
     def set_unauth(self, flag: bool) -> None:
