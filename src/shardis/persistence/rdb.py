@@ -307,10 +307,14 @@ class _Cursor:
         return self.buf[p]
 
     def length(self) -> int:
-        """A plain length; a special-encoding marker here is an error."""
+        """A plain length.
+
+        As in Redis's rdbLoadLen, a special-encoding byte (11xxxxxx) where a
+        length belongs counts as its low 6 bits.
+        """
         b = self.byte()
         kind = b >> 6
-        if kind == LEN_6BIT:
+        if kind == LEN_6BIT or kind == LEN_ENCVAL:
             return b & 0x3F
         if kind == LEN_14BIT:
             return ((b & 0x3F) << 8) | self.byte()
@@ -347,6 +351,10 @@ class _Cursor:
                 if ulen > clen * lzf.MAX_EXPANSION:
                     raise BadDataFormat("LZF string claims an impossible length")
                 data = self.take(clen)
+                if ulen == 0:
+                    # liblzf reports "no room" as 0 bytes written, which equals
+                    # the declared 0, so Redis loads any such string as empty.
+                    return b""
                 try:
                     return lzf.decompress(data, ulen)
                 except lzf.LZFError as exc:
@@ -429,14 +437,22 @@ def encode_string(s, compress: bool = True) -> bytes:
     return encode_length(n) + s
 
 
+# double2ll's range: +-LLONG_MAX/2, which rounds to 2**62 as a double.
+_SCORE_INT_LIMIT = float((2**63 - 1) // 2)
+
+
 def _score_text(score: float) -> bytes:
-    """A score as Redis 7.0's d2string spells it inside a listpack."""
-    if score == 0:
-        return b"-0" if math.copysign(1.0, score) < 0 else b"0"
-    if math.isinf(score):
+    """A score as Redis 7.0's zzlInsertAt puts it into a listpack.
+
+    Integral scores within +-2**62 become integers (double2ll; -0.0 turns
+    into 0 on the way, as in Redis), everything else d2string's "%.17g".
+    """
+    if -_SCORE_INT_LIMIT <= score <= _SCORE_INT_LIMIT:
+        as_int = int(score)
+        if as_int == score:
+            return b"%d" % as_int
+    elif math.isinf(score):
         return b"inf" if score > 0 else b"-inf"
-    if -4503599627370495 < score < 4503599627370496 and score == int(score):
-        return b"%d" % int(score)
     return b"%.17g" % score
 
 
@@ -569,15 +585,24 @@ def _pairs(items: list, what: str):
     return zip(it, it)
 
 
-def _make_zset(members_scores, max_entries: int, max_value: Optional[int]) -> ZSet:
+def _make_zset(
+    members_scores, max_entries: int, max_value: Optional[int], ordered: bool = False
+) -> ZSet:
     """A ZSet from (member, score); listpack unless over the limits.
 
     ``max_value`` None means "do not look at element sizes" (what Redis does
-    for the compact RDB types, where it only checks the count).
+    for the compact RDB types, where it only checks the count).  ``ordered``
+    demands the (score, member) order a listpack or ziplist must be in: Redis
+    does not check it and would serve such a set out of order.
     """
     d: dict[bytes, float] = {}
     maxlen = 0
+    last = None
     for member, score in members_scores:
+        if ordered:
+            if last is not None and (score, member) <= last:
+                raise BadDataFormat("sorted set listpack out of order")
+            last = (score, member)
         if score != score:
             raise BadDataFormat("sorted set score is NaN")
         if member in d:
@@ -690,7 +715,7 @@ def _decode(rdb_type: int, cur: _Cursor, th: Thresholds):
         codec = listpack if rdb_type == TYPE_ZSET_LISTPACK else ziplist
         items = _blob(cur, codec, "sorted set")
         pairs = ((m, _parse_double(s)) for m, s in _pairs(items, "sorted set"))
-        return _make_zset(pairs, th.zset_max_listpack_entries, None)
+        return _make_zset(pairs, th.zset_max_listpack_entries, None, ordered=True)
 
     if rdb_type == TYPE_HASH:
         n = cur.length()
@@ -1131,7 +1156,7 @@ class RdbReader:
             yield from self._wait(p + 1)
         first = b[p]
         kind = first >> 6
-        if kind == LEN_6BIT:
+        if kind == LEN_6BIT or kind == LEN_ENCVAL:
             return first & 0x3F, p + 1
         if kind == LEN_14BIT:
             if len(b) < p + 2:
