@@ -17,10 +17,11 @@ OBJECT ENCODING):
 * sorted sets: type 17 (listpack) when listpack-encoded, else type 5
   (ZSET_2, binary doubles, highest score first like Redis);
 * lists: type 18 (QUICKLIST_2), split into listpack nodes the way the
-  default ``list-max-listpack-size -2`` (8 KB per node) splits them.  Redis
-  7.0 loads quicklist nodes as they come, so respecting the node size limit is
-  what keeps a restored list as compact as one Redis built itself; the plain
-  type 1 would also load but costs a node per element until Redis re-merges.
+  default ``list-max-listpack-size -2`` (8 KB per node) splits them.  This is
+  what redis-server 7.0 itself writes (our DUMPs come out byte-identical with
+  ``rdbcompression no``), and Redis adopts each listpack as a quicklist node
+  as is -- so the node size limit must be respected here.  The plain type 1
+  would load too, but element by element, and no 7.0 server writes it.
 
 A value's compact form is used only when its ``encoding`` says compact *and*
 its contents fit the thresholds; the second test guards against a stale
@@ -40,11 +41,19 @@ payload version or checksum are wrong"), ``BadDataFormat`` (its "Bad data
 format"; with ``EmptyKeyError`` and ``UnsupportedTypeError`` below it) and
 ``RdbCorruptError`` for files, which carries the byte offset.
 
+A few redis-server 7.0 quirks are kept so that RESTORE answers the same:
+a DUMP body that runs short reads on into its own footer (Redis loads from
+the whole argument), a special-encoding byte where a plain length belongs
+counts as its low 6 bits (rdbLoadLen), and an LZF string declaring 0 bytes
+is empty (liblzf's "no room" return equals 0).  We are stricter where Redis
+would store corrupt data: duplicate fields or members, sorted-set listpacks
+out of order, scores that are not numbers.
+
 ``RdbReader`` is sans-I/O in the h11 manner: ``feed(bytes)``, ``feed_eof()``,
-``next_event()``.  A record is parsed only once enough bytes may be there; if
-it turns out short the parse is abandoned and retried after the buffer has at
-least doubled (or reached the size the failed read asked for), so a huge
-record costs amortised linear time however small the chunks are.
+``next_event()``.  Before a record is parsed, a resumable scanner walks its
+structure (lengths and string sizes only) and suspends where the buffered
+bytes end, so each byte is scanned once and each record parsed once however
+the input is chunked, and a complete record never waits for more input.
 """
 
 from __future__ import annotations
