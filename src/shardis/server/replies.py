@@ -129,4 +129,22 @@ def proto_error(detail: str) -> bytes:
     return err(PROTO_ERROR % detail)
 
 
+# --- hashes, lists, sets, blocking (t_hash.c, t_list.c, t_set.c, blocked.c) ---
+HASH_NOT_INTEGER = err("ERR hash value is not an integer")
+HASH_NOT_FLOAT = err("ERR hash value is not a float")
+VALUE_NAN_OR_INF = err("ERR value is NaN or Infinity")
+VALUE_OUT_OF_RANGE = err("ERR value is out of range")
+NUMKEYS_NOT_POSITIVE = err("ERR numkeys should be greater than 0")
+COUNT_NOT_POSITIVE = err("ERR count should be greater than 0")
+NUMKEYS_OVER_ARGS = err("ERR Number of keys can't be greater than number of args")
+LIMIT_NEGATIVE = err("ERR LIMIT can't be negative")
+LPOS_RANK_ZERO = err(
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+    "or use negative to start from the end of the list"
+)
+LPOS_COUNT_NEGATIVE = err("ERR COUNT can't be negative")
+LPOS_MAXLEN_NEGATIVE = err("ERR MAXLEN can't be negative")
+UNBLOCKED = err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+CLIENT_UNBLOCK_REASON = err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+
 __all__ = [name for name in dir() if name.isupper() or name in ("err", "err_fmt", "wrong_arity", "unknown_subcommand", "proto_error")]

@@ -1,0 +1,842 @@
+"""List commands (t_list.c): pushes, pops, ranges, LPOS, LMOVE, LMPOP and the blocking pops.
+
+A list is a ``keyspace.objects.List`` (a deque: O(1) at both ends, C-speed
+scans), which Redis 7.0 always reports as ``quicklist``.  Helpers come
+first, then the commands in Redis's order.  Every handler follows t_list.c
+in what it validates first (arguments before or after the key lookup), in
+its keyspace events (``lpush``, ``rpush``, ``lpop``, ``rpop``, ``linsert``,
+``lset``, ``lrem``, ``ltrim``, and ``del`` when a list is emptied; LMOVE
+notifies the push on the destination before the pop on the source, as Redis
+does) and in its ``dirty`` accounting.
+
+The blocking commands (BLPOP, BRPOP, BRPOPLPUSH, BLMOVE, BLMPOP) first try
+the non-blocking form; when every key is empty they hand a ``serve``
+callback to ``keyspace.blocking.block_for_keys``.  A served client's pop is
+propagated as LPOP/RPOP (with a count for BLMPOP) or LMOVE/RPOPLPUSH, exactly
+the commands Redis writes to its AOF for a served client.  Inside MULTI the
+blocking forms answer at once as if timed out.  CLIENT UNBLOCK lives here too,
+next to the commands it interrupts.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+from ..keyspace import notify as kn
+from ..keyspace.blocking import (
+    block_for_keys,
+    client_unblock,
+    deadline_ms,
+    must_not_block,
+    parse_timeout,
+    signal_key_ready,
+)
+from ..keyspace.objects import List
+from ..protocol.resp import bulk, bulk_array, integer
+from ..server import replies as R
+from ..server.commandtable import KeySpecError, command, subcommand
+from .strings import parse_int
+
+LIST_HEAD = 0
+LIST_TAIL = 1
+LONG_MAX = 2**63 - 1
+LONG_MIN = -(2**63)
+
+_POP_NAME = {LIST_HEAD: b"LPOP", LIST_TAIL: b"RPOP"}
+_POP_EVENT = {LIST_HEAD: b"lpop", LIST_TAIL: b"rpop"}
+_PUSH_EVENT = {LIST_HEAD: b"lpush", LIST_TAIL: b"rpush"}
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _new_list(c, db, key) -> List:
+    """dbAdd of an empty list (the caller fills it before returning)."""
+    lst = List()
+    db.set(key, lst)
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.NEW, b"new", key, db.id)
+    return lst
+
+
+def _parse_where(arg: bytes):
+    """getListPositionFromObjectOrReply: LEFT/RIGHT (any case)."""
+    a = arg.lower()
+    if a == b"left":
+        return LIST_HEAD
+    if a == b"right":
+        return LIST_TAIL
+    return None
+
+
+def _normalize_range(start: int, end: int, llen: int):
+    """Redis's LRANGE index arithmetic; (start, end) inclusive, or None for an empty range."""
+    if start < 0:
+        start += llen
+    if end < 0:
+        end += llen
+    if start < 0:
+        start = 0
+    if start > end or start >= llen:
+        return None
+    if end >= llen:
+        end = llen - 1
+    return start, end
+
+
+def _slice(lst: List, start: int, end: int) -> list:
+    """Elements start..end (inclusive, valid indexes), walking from the nearer end."""
+    n = len(lst)
+    if start > n - 1 - end:
+        items = list(islice(reversed(lst), n - 1 - end, n - start))
+        items.reverse()
+        return items
+    return list(islice(lst, start, end + 1))
+
+
+def _pop_n(lst: List, where: int, n: int) -> list:
+    """Pop ``n`` elements in reply order (from the tail first for RPOP)."""
+    if n == 1:
+        return [lst.popleft() if where == LIST_HEAD else lst.pop()]
+    pop = lst.popleft if where == LIST_HEAD else lst.pop
+    return [pop() for _ in range(n)]
+
+
+def _elements_removed(c, db, key, where: int, lst: List, count: int) -> None:
+    """listElementsRemoved: pop event, delete when empty, WATCH, dirty."""
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.LIST, _POP_EVENT[where], key, db.id)
+    if not lst:
+        db.delete(key)
+        if node.notify_flags:
+            node.notify(kn.GENERIC, b"del", key, db.id)
+    else:
+        db.modified(key)
+    node.dirty += count
+
+
+def _key_reply(key: bytes, items: list) -> bytes:
+    """``[key, [elements]]``: the shape of LMPOP/BLMPOP replies."""
+    return b"*2\r\n" + bulk(key) + bulk_array(items)
+
+
+def _pop_range_with_key(c, db, key, lst: List, where: int, count: int) -> bytes:
+    """listPopRangeAndReplyWithKey: pop up to ``count``, reply ``[key, [elements]]``."""
+    n = min(count, len(lst))
+    items = _pop_n(lst, where, n)
+    _elements_removed(c, db, key, where, lst, n)
+    return _key_reply(key, items)
+
+
+def _numkeys_getkeys(numkeys_index: int):
+    """Key positions of LMPOP/BLMPOP: numkeys at ``numkeys_index``, keys right after it."""
+
+    def getkeys(argv):
+        n = parse_int(argv[numkeys_index]) if len(argv) > numkeys_index else None
+        if n is None or n <= 0 or n > len(argv) - numkeys_index - 1:
+            raise KeySpecError("numkeys")
+        return list(range(numkeys_index + 1, numkeys_index + 1 + n))
+
+    return getkeys
+
+
+# --- push -------------------------------------------------------------------------------------
+
+
+def _push_generic(c, argv, where: int, xx: bool) -> bytes:
+    key = argv[1]
+    db = c.db
+    lst = db.lookup_write(key)
+    if lst is None:
+        if xx:
+            return R.CZERO
+        lst = _new_list(c, db, key)
+    elif not isinstance(lst, List):
+        return R.WRONGTYPE
+    else:
+        db.modified(key)
+    values = argv[2:]
+    if where == LIST_HEAD:
+        lst.extendleft(values)
+    else:
+        lst.extend(values)
+    node = c.node
+    node.dirty += len(values)
+    if node.notify_flags:
+        node.notify(kn.LIST, _PUSH_EVENT[where], key, db.id)
+    signal_key_ready(db, key)
+    return b":%d\r\n" % len(lst)
+
+
+@command("lpush", -3, "write denyoom fast", keys=(1, 1, 1), group="list", categories="list",
+         summary="Prepend one or multiple elements to a list", since="1.0.0",
+         complexity="O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
+def lpush_command(c, argv):
+    return _push_generic(c, argv, LIST_HEAD, False)
+
+
+@command("rpush", -3, "write denyoom fast", keys=(1, 1, 1), group="list", categories="list",
+         summary="Append one or multiple elements to a list", since="1.0.0",
+         complexity="O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
+def rpush_command(c, argv):
+    return _push_generic(c, argv, LIST_TAIL, False)
+
+
+@command("lpushx", -3, "write denyoom fast", keys=(1, 1, 1), group="list", categories="list",
+         summary="Prepend an element to a list, only if the list exists", since="2.2.0",
+         complexity="O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
+def lpushx_command(c, argv):
+    return _push_generic(c, argv, LIST_HEAD, True)
+
+
+@command("rpushx", -3, "write denyoom fast", keys=(1, 1, 1), group="list", categories="list",
+         summary="Append an element to a list, only if the list exists", since="2.2.0",
+         complexity="O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
+def rpushx_command(c, argv):
+    return _push_generic(c, argv, LIST_TAIL, True)
+
+
+@command("linsert", 5, "write denyoom", keys=(1, 1, 1), group="list", categories="list",
+         summary="Insert an element before or after another element in a list", since="2.2.0",
+         complexity="O(N) where N is the number of elements to traverse before seeing the value pivot. "
+                    "This means that inserting somewhere on the left end on the list (head) can be "
+                    "considered O(1) and inserting somewhere on the right end (tail) is O(N).")
+def linsert_command(c, argv):
+    pos = argv[2].lower()
+    if pos == b"after":
+        after = True
+    elif pos == b"before":
+        after = False
+    else:
+        return R.SYNTAX
+    key = argv[1]
+    db = c.db
+    lst = db.lookup_write(key)
+    if lst is None:
+        return R.CZERO
+    if not isinstance(lst, List):
+        return R.WRONGTYPE
+    try:
+        i = lst.index(argv[3])
+    except ValueError:
+        return R.CNEGONE
+    lst.insert(i + 1 if after else i, argv[4])
+    db.modified(key)
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.LIST, b"linsert", key, db.id)
+    node.dirty += 1
+    return b":%d\r\n" % len(lst)
+
+
+# --- read --------------------------------------------------------------------------------------
+
+
+@command("llen", 2, "readonly fast", keys=(1, 1, 1), group="list", categories="list",
+         summary="Get the length of a list", since="1.0.0", complexity="O(1)")
+def llen_command(c, argv):
+    lst = c.db.lookup_read(argv[1])
+    if lst is None:
+        return R.CZERO
+    if not isinstance(lst, List):
+        return R.WRONGTYPE
+    return b":%d\r\n" % len(lst)
+
+
+@command("lindex", 3, "readonly", keys=(1, 1, 1), group="list", categories="list",
+         summary="Get an element from a list by its index", since="1.0.0",
+         complexity="O(N) where N is the number of elements to traverse to get to the element at index. "
+                    "This makes asking for the first or the last element of the list O(1).")
+def lindex_command(c, argv):
+    lst = c.db.lookup_read(argv[1])
+    if lst is None:
+        return c.resp.null
+    if not isinstance(lst, List):
+        return R.WRONGTYPE
+    index = parse_int(argv[2])
+    if index is None:
+        return R.NOT_INTEGER
+    n = len(lst)
+    if index < 0:
+        index += n
+    if not 0 <= index < n:
+        return c.resp.null
+    return bulk(lst[index])
+
+
+@command("lset", 4, "write denyoom", keys=(1, 1, 1), group="list", categories="list",
+         summary="Set the value of an element in a list by its index", since="1.0.0",
+         complexity="O(N) where N is the length of the list. Setting either the first or the last "
+                    "element of the list is O(1).")
+def lset_command(c, argv):
+    key = argv[1]
+    db = c.db
+    lst = db.lookup_write(key)
+    if lst is None:
+        return R.NO_SUCH_KEY
+    if not isinstance(lst, List):
+        return R.WRONGTYPE
+    index = parse_int(argv[2])
+    if index is None:
+        return R.NOT_INTEGER
+    n = len(lst)
+    if index < 0:
+        index += n
+    if not 0 <= index < n:
+        return R.OUT_OF_RANGE
+    lst[index] = argv[3]
+    db.modified(key)
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.LIST, b"lset", key, db.id)
+    node.dirty += 1
+    return R.OK
+
+
+@command("lrange", 4, "readonly", keys=(1, 1, 1), group="list", categories="list",
+         summary="Get a range of elements from a list", since="1.0.0",
+         complexity="O(S+N) where S is the distance of start offset from HEAD for small lists, from "
+                    "nearest end (HEAD or TAIL) for large lists; and N is the number of elements in "
+                    "the specified range.")
+def lrange_command(c, argv):
+    start = parse_int(argv[2])
+    end = parse_int(argv[3])
+    if start is None or end is None:
+        return R.NOT_INTEGER
+    lst = c.db.lookup_read(argv[1])
+    if lst is None:
+        return b"*0\r\n"
+    if not isinstance(lst, List):
+        return R.WRONGTYPE
+    rng = _normalize_range(start, end, len(lst))
+    if rng is None:
+        return b"*0\r\n"
+    return bulk_array(_slice(lst, *rng))
+
+
+@command("lpos", -3, "readonly", keys=(1, 1, 1), group="list", categories="list",
+         summary="Return the index of matching elements on a list", since="6.0.6",
+         complexity="O(N) where N is the number of elements in the list, for the average case. When "
+                    "searching for elements near the head or the tail of the list, or when the MAXLEN "
+                    "option is provided, the command may run in constant time.")
+def lpos_command(c, argv):
+    rank = 1
+    count = -1  # -1: no COUNT option (reply is one index or null)
+    maxlen = 0
+    argc = len(argv)
+    j = 3
+    while j < argc:
+        opt = argv[j].upper()
+        more = argc - 1 - j
+        if opt == b"RANK" and more:
+            j += 1
+            rank = parse_int(argv[j])
+            if rank is None:
+                return R.NOT_INTEGER
+            if rank == 0:
+                return R.LPOS_RANK_ZERO
+        elif opt == b"COUNT" and more:
+            j += 1
+            count = parse_int(argv[j])
+            if count is None or count < 0:
+                return R.LPOS_COUNT_NEGATIVE
+        elif opt == b"MAXLEN" and more:
+            j += 1
+            maxlen = parse_int(argv[j])
+            if maxlen is None or maxlen < 0:
+                return R.LPOS_MAXLEN_NEGATIVE
+        else:
+            return R.SYNTAX
+        j += 1
+    forward = True
+    if rank < 0:
+        forward = False
+        # -LONG_MIN overflows to itself in C: every match then satisfies the rank.
+        rank = 1 if rank == LONG_MIN else -rank
+    lst = c.db.lookup_read(argv[1])
+    if lst is None:
+        return b"*0\r\n" if count != -1 else c.resp.null
+    if not isinstance(lst, List):
+        return R.WRONGTYPE
+    n = len(lst)
+    limit = n if maxlen == 0 else min(maxlen, n)
+    # Scan with C-speed index() over the part of the list MAXLEN allows.
+    if forward:
+        seq = lst if limit == n else list(islice(lst, limit))
+    else:
+        seq = list(islice(reversed(lst), limit))
+    ele = argv[2]
+    matches = 0
+    found = []
+    i = 0
+    while True:
+        try:
+            i = seq.index(ele, i, limit)
+        except ValueError:
+            break
+        matches += 1
+        if matches >= rank:
+            pos = i if forward else n - 1 - i
+            if count == -1:
+                return b":%d\r\n" % pos
+            found.append(pos)
+            if count and len(found) >= count:
+                break
+        i += 1
+    if count == -1:
+        return c.resp.null
+    return b"*%d\r\n" % len(found) + b"".join(b":%d\r\n" % p for p in found)
+
+
+# --- remove ---------------------------------------------------------------------------------------
+
+
+@command("ltrim", 4, "write", keys=(1, 1, 1), group="list", categories="list",
+         summary="Trim a list to the specified range", since="1.0.0",
+         complexity="O(N) where N is the number of elements to be removed by the operation.")
+def ltrim_command(c, argv):
+    start = parse_int(argv[2])
+    end = parse_int(argv[3])
+    if start is None or end is None:
+        return R.NOT_INTEGER
+    key = argv[1]
+    db = c.db
+    lst = db.lookup_write(key)
+    if lst is None:
+        return R.OK
+    if not isinstance(lst, List):
+        return R.WRONGTYPE
+    llen = len(lst)
+    rng = _normalize_range(start, end, llen)
+    if rng is None:
+        ltrim, rtrim = llen, 0
+    else:
+        ltrim, rtrim = rng[0], llen - rng[1] - 1
+    kept = llen - ltrim - rtrim
+    if ltrim + rtrim > kept:
+        items = _slice(lst, ltrim, ltrim + kept - 1) if kept else []
+        lst.clear()
+        lst.extend(items)
+    else:
+        for _ in range(ltrim):
+            lst.popleft()
+        for _ in range(rtrim):
+            lst.pop()
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.LIST, b"ltrim", key, db.id)
+    if not lst:
+        db.delete(key)
+        if node.notify_flags:
+            node.notify(kn.GENERIC, b"del", key, db.id)
+    else:
+        db.modified(key)
+    node.dirty += ltrim + rtrim
+    return R.OK
+
+
+@command("lrem", 4, "write", keys=(1, 1, 1), group="list", categories="list",
+         summary="Remove elements from a list", since="1.0.0",
+         complexity="O(N+M) where N is the length of the list and M is the number of elements removed.")
+def lrem_command(c, argv):
+    toremove = parse_int(argv[2])
+    if toremove is None:
+        return R.NOT_INTEGER
+    key = argv[1]
+    db = c.db
+    lst = db.lookup_write(key)
+    if lst is None:
+        return R.CZERO
+    if not isinstance(lst, List):
+        return R.WRONGTYPE
+    ele = argv[3]
+    present = lst.count(ele)
+    removed = present if toremove == 0 else min(present, abs(toremove))
+    if removed:
+        if removed == present:
+            items = [x for x in lst if x != ele]
+        else:
+            items = []
+            left = removed
+            source = lst if toremove > 0 else reversed(lst)
+            for x in source:
+                if left and x == ele:
+                    left -= 1
+                    continue
+                items.append(x)
+            if toremove < 0:
+                items.reverse()
+        lst.clear()
+        lst.extend(items)
+        db.modified(key)
+    node = c.node
+    node.dirty += removed
+    if removed and node.notify_flags:
+        node.notify(kn.LIST, b"lrem", key, db.id)
+    if not lst:
+        db.delete(key)
+        if node.notify_flags:
+            node.notify(kn.GENERIC, b"del", key, db.id)
+    return b":%d\r\n" % removed
+
+
+def _pop_generic(c, argv, where: int) -> bytes:
+    argc = len(argv)
+    if argc > 3:
+        return R.wrong_arity(argv[0])
+    count = 0
+    if argc == 3:
+        count = parse_int(argv[2])
+        if count is None or count < 0:
+            return R.MIN_ONE
+    key = argv[1]
+    db = c.db
+    lst = db.lookup_write(key)
+    if lst is None:
+        return c.resp.null_array if argc == 3 else c.resp.null
+    if not isinstance(lst, List):
+        return R.WRONGTYPE
+    if argc == 3 and count == 0:
+        return b"*0\r\n"
+    if argc == 2:
+        v = lst.popleft() if where == LIST_HEAD else lst.pop()
+        _elements_removed(c, db, key, where, lst, 1)
+        return b"$%d\r\n%b\r\n" % (len(v), v)
+    n = min(count, len(lst))
+    items = _pop_n(lst, where, n)
+    _elements_removed(c, db, key, where, lst, n)
+    return bulk_array(items)
+
+
+@command("lpop", -2, "write fast", keys=(1, 1, 1), group="list", categories="list",
+         summary="Remove and get the first elements in a list", since="1.0.0",
+         complexity="O(N) where N is the number of elements returned")
+def lpop_command(c, argv):
+    return _pop_generic(c, argv, LIST_HEAD)
+
+
+@command("rpop", -2, "write fast", keys=(1, 1, 1), group="list", categories="list",
+         summary="Remove and get the last elements in a list", since="1.0.0",
+         complexity="O(N) where N is the number of elements returned")
+def rpop_command(c, argv):
+    return _pop_generic(c, argv, LIST_TAIL)
+
+
+# --- move ------------------------------------------------------------------------------------------
+
+
+def _move_push(c, db, dstkey, dst, value, where: int) -> None:
+    """lmoveHandlePush: create the destination if needed, push, notify, wake its waiters."""
+    if dst is None:
+        dst = _new_list(c, db, dstkey)
+    else:
+        db.modified(dstkey)
+    if where == LIST_HEAD:
+        dst.appendleft(value)
+    else:
+        dst.append(value)
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.LIST, _PUSH_EVENT[where], dstkey, db.id)
+    signal_key_ready(db, dstkey)
+
+
+def _move_finish_source(c, db, srckey, src: List, wherefrom: int) -> None:
+    """The source half of a move, after the push: pop event, deletion of an emptied list."""
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.LIST, _POP_EVENT[wherefrom], srckey, db.id)
+    if not src:
+        db.delete(srckey)
+        if node.notify_flags:
+            node.notify(kn.GENERIC, b"del", srckey, db.id)
+    else:
+        db.modified(srckey)
+
+
+def _lmove_generic(c, srckey, dstkey, wherefrom: int, whereto: int) -> bytes:
+    """lmoveGenericCommand for LMOVE, RPOPLPUSH and the non-blocking path of their B forms."""
+    db = c.db
+    src = db.lookup_write(srckey)
+    if src is None:
+        return c.resp.null
+    if not isinstance(src, List):
+        return R.WRONGTYPE
+    if not src:
+        return c.resp.null
+    dst = db.lookup_write(dstkey)
+    if dst is not None and not isinstance(dst, List):
+        return R.WRONGTYPE
+    value = src.popleft() if wherefrom == LIST_HEAD else src.pop()
+    if dst is None and srckey == dstkey:
+        dst = src  # rotating a one-element list: it is never empty in between
+    _move_push(c, db, dstkey, dst, value, whereto)
+    _move_finish_source(c, db, srckey, src, wherefrom)
+    c.node.dirty += 1
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+@command("lmove", 5, "write denyoom", keys=(1, 2, 1), group="list", categories="list",
+         summary="Pop an element from a list, push it to another list and return it", since="6.2.0",
+         complexity="O(1)")
+def lmove_command(c, argv):
+    wherefrom = _parse_where(argv[3])
+    if wherefrom is None:
+        return R.SYNTAX
+    whereto = _parse_where(argv[4])
+    if whereto is None:
+        return R.SYNTAX
+    return _lmove_generic(c, argv[1], argv[2], wherefrom, whereto)
+
+
+@command("rpoplpush", 3, "write denyoom", keys=(1, 2, 1), group="list", categories="list",
+         summary="Remove the last element in a list, prepend it to another list and return it",
+         since="1.2.0", complexity="O(1)")
+def rpoplpush_command(c, argv):
+    return _lmove_generic(c, argv[1], argv[2], LIST_TAIL, LIST_HEAD)
+
+
+# --- LMPOP -------------------------------------------------------------------------------------------
+
+
+def _parse_mpop(argv, numkeys_index: int):
+    """The arguments of LMPOP/BLMPOP after the timeout: (keys, where, count) or an error frame."""
+    numkeys = parse_int(argv[numkeys_index])
+    if numkeys is None or numkeys <= 0:
+        return R.NUMKEYS_NOT_POSITIVE
+    where_index = numkeys_index + numkeys + 1
+    argc = len(argv)
+    if where_index >= argc:
+        return R.SYNTAX
+    where = _parse_where(argv[where_index])
+    if where is None:
+        return R.SYNTAX
+    count = -1
+    j = where_index + 1
+    while j < argc:
+        if count == -1 and argv[j].upper() == b"COUNT" and argc - 1 - j > 0:
+            j += 1
+            count = parse_int(argv[j])
+            if count is None or count <= 0:
+                return R.COUNT_NOT_POSITIVE
+        else:
+            return R.SYNTAX
+        j += 1
+    if count == -1:
+        count = 1
+    return argv[numkeys_index + 1:where_index], where, count
+
+
+def _mpop_now(c, keys, where: int, count: int):
+    """Pop from the first non-empty list among ``keys``: the reply, or None if all are empty."""
+    db = c.db
+    for key in keys:
+        lst = db.lookup_write(key)
+        if lst is None:
+            continue
+        if not isinstance(lst, List):
+            return R.WRONGTYPE
+        if not lst:
+            continue
+        n = min(count, len(lst))
+        reply = _pop_range_with_key(c, db, key, lst, where, count)
+        c.propagate_argv = [_POP_NAME[where], key, b"%d" % n]
+        return reply
+    return None
+
+
+@command("lmpop", -4, "write", group="list", categories="list", getkeys=_numkeys_getkeys(1),
+         summary="Pop elements from a list", since="7.0.0",
+         complexity="O(N+M) where N is the number of provided keys and M is the number of elements returned.")
+def lmpop_command(c, argv):
+    parsed = _parse_mpop(argv, 1)
+    if parsed.__class__ is bytes:
+        return parsed
+    keys, where, count = parsed
+    reply = _mpop_now(c, keys, where, count)
+    return c.resp.null_array if reply is None else reply
+
+
+# --- blocking pops -------------------------------------------------------------------------------------
+
+
+def _serve_pop(where: int, count: int):
+    """The serve callback of BLPOP/BRPOP (count -1) and BLMPOP (count >= 1)."""
+
+    def serve(c, key):
+        db = c.db
+        lst = db.peek(key)
+        if not isinstance(lst, List) or not lst:
+            return None
+        node = c.node
+        if count == -1:
+            node.propagate(db.id, [_POP_NAME[where], key])
+            v = lst.popleft() if where == LIST_HEAD else lst.pop()
+            if node.notify_flags:
+                node.notify(kn.LIST, _POP_EVENT[where], key, db.id)
+            if not lst:
+                db.delete(key)
+                if node.notify_flags:
+                    node.notify(kn.GENERIC, b"del", key, db.id)
+            else:
+                db.modified(key)
+            return b"*2\r\n" + bulk(key) + bulk(v)
+        # BLMPOP goes through listPopRangeAndReplyWithKey, which counts dirty.
+        node.propagate(db.id, [_POP_NAME[where], key, b"%d" % min(count, len(lst))])
+        return _pop_range_with_key(c, db, key, lst, where, count)
+
+    return serve
+
+
+def _blocking_pop(c, keys, where: int, timeout_arg: bytes, count: int):
+    """blockingPopGenericCommand for BLPOP/BRPOP (count -1) and BLMPOP."""
+    seconds = parse_timeout(timeout_arg)
+    if seconds.__class__ is bytes:
+        return seconds
+    db = c.db
+    for key in keys:
+        lst = db.lookup_write(key)
+        if lst is None:
+            continue
+        if not isinstance(lst, List):
+            return R.WRONGTYPE
+        if not lst:
+            continue
+        if count != -1:
+            n = min(count, len(lst))
+            reply = _pop_range_with_key(c, db, key, lst, where, count)
+            c.propagate_argv = [_POP_NAME[where], key, b"%d" % n]
+            return reply
+        v = lst.popleft() if where == LIST_HEAD else lst.pop()
+        _elements_removed(c, db, key, where, lst, 1)
+        c.propagate_argv = [_POP_NAME[where], key]
+        return b"*2\r\n" + bulk(key) + bulk(v)
+    if must_not_block(c):
+        return c.resp.null_array
+    return block_for_keys(c, db, keys, deadline_ms(seconds), _serve_pop(where, count))
+
+
+@command("blpop", -3, "write noscript blocking", keys=(1, -2, 1), group="list", categories="list",
+         summary="Remove and get the first element in a list, or block until one is available",
+         since="2.0.0", complexity="O(N) where N is the number of provided keys.")
+def blpop_command(c, argv):
+    return _blocking_pop(c, argv[1:-1], LIST_HEAD, argv[-1], -1)
+
+
+@command("brpop", -3, "write noscript blocking", keys=(1, -2, 1), group="list", categories="list",
+         summary="Remove and get the last element in a list, or block until one is available",
+         since="2.0.0", complexity="O(N) where N is the number of provided keys.")
+def brpop_command(c, argv):
+    return _blocking_pop(c, argv[1:-1], LIST_TAIL, argv[-1], -1)
+
+
+@command("blmpop", -5, "write blocking", group="list", categories="list", getkeys=_numkeys_getkeys(2),
+         summary="Pop elements from a list, or block until one is available", since="7.0.0",
+         complexity="O(N+M) where N is the number of provided keys and M is the number of elements returned.")
+def blmpop_command(c, argv):
+    parsed = _parse_mpop(argv, 2)
+    if parsed.__class__ is bytes:
+        return parsed
+    keys, where, count = parsed
+    return _blocking_pop(c, keys, where, argv[1], count)
+
+
+def _serve_move(dstkey: bytes, wherefrom: int, whereto: int, brpoplpush: bool):
+    """The serve callback of BLMOVE/BRPOPLPUSH (serveClientBlockedOnList with a target)."""
+
+    def serve(c, key):
+        db = c.db
+        src = db.peek(key)
+        if not isinstance(src, List) or not src:
+            return None
+        dst = db.lookup_write(dstkey)
+        if dst is not None and not isinstance(dst, List):
+            return R.WRONGTYPE
+        value = src.popleft() if wherefrom == LIST_HEAD else src.pop()
+        if dst is None and dstkey == key:
+            dst = src
+        _move_push(c, db, dstkey, dst, value, whereto)
+        if brpoplpush:
+            argv = [b"RPOPLPUSH", key, dstkey]
+        else:
+            argv = [b"LMOVE", key, dstkey, _WHERE_NAME[wherefrom], _WHERE_NAME[whereto]]
+        c.node.propagate(db.id, argv)
+        _move_finish_source(c, db, key, src, wherefrom)
+        return b"$%d\r\n%b\r\n" % (len(value), value)
+
+    return serve
+
+
+_WHERE_NAME = {LIST_HEAD: b"left", LIST_TAIL: b"right"}
+
+
+def _blmove_generic(c, argv, wherefrom: int, whereto: int, timeout_arg: bytes, brpoplpush: bool):
+    """BLMOVE/BRPOPLPUSH: move at once when the source has elements, else block on it."""
+    srckey, dstkey = argv[1], argv[2]
+    seconds = parse_timeout(timeout_arg)
+    if seconds.__class__ is bytes:
+        return seconds
+    db = c.db
+    src = db.lookup_write(srckey)
+    if src is not None and not isinstance(src, List):
+        return R.WRONGTYPE
+    if src is None:
+        if must_not_block(c):
+            return c.resp.null
+        return block_for_keys(c, db, [srckey], deadline_ms(seconds),
+                              _serve_move(dstkey, wherefrom, whereto, brpoplpush))
+    reply = _lmove_generic(c, srckey, dstkey, wherefrom, whereto)
+    if reply[:1] == b"$":
+        if brpoplpush:
+            c.propagate_argv = [b"RPOPLPUSH", srckey, dstkey]
+        else:
+            c.propagate_argv = [b"LMOVE", srckey, dstkey, argv[3], argv[4]]
+    return reply
+
+
+@command("brpoplpush", 4, "write denyoom noscript blocking", keys=(1, 2, 1), group="list",
+         categories="list",
+         summary="Pop an element from a list, push it to another list and return it; or block until one is available",
+         since="2.2.0", complexity="O(1)")
+def brpoplpush_command(c, argv):
+    return _blmove_generic(c, argv, LIST_TAIL, LIST_HEAD, argv[3], True)
+
+
+@command("blmove", 6, "write denyoom noscript blocking", keys=(1, 2, 1), group="list", categories="list",
+         summary="Pop an element from a list, push it to another list and return it; or block until one is available",
+         since="6.2.0", complexity="O(1)")
+def blmove_command(c, argv):
+    wherefrom = _parse_where(argv[3])
+    if wherefrom is None:
+        return R.SYNTAX
+    whereto = _parse_where(argv[4])
+    if whereto is None:
+        return R.SYNTAX
+    return _blmove_generic(c, argv, wherefrom, whereto, argv[5], False)
+
+
+# --- CLIENT UNBLOCK ----------------------------------------------------------------------------------
+
+
+@subcommand("client", "unblock", -3, "admin noscript loading stale", categories="connection",
+            summary="Unblock a client blocked in a blocking command from a different connection",
+            since="5.0.0", complexity="O(log N) where N is the number of client connections")
+def client_unblock_command(c, argv):
+    if len(argv) > 4:
+        return R.err_fmt(R.SUBCOMMAND_SYNTAX, argv[1][:128], argv[0].upper())
+    error = False
+    if len(argv) == 4:
+        reason = argv[3].lower()
+        if reason == b"error":
+            error = True
+        elif reason != b"timeout":
+            return R.CLIENT_UNBLOCK_REASON
+    cid = parse_int(argv[2])
+    if cid is None:
+        return R.NOT_INTEGER
+    target = c.node.clients.get(cid)
+    if target is not None and client_unblock(target, error):
+        return R.CONE
+    return R.CZERO
