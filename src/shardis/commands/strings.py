@@ -5,11 +5,37 @@ keyspace/objects.py).  GET and plain SET are the hottest handlers of the
 server, so they are written flat: one lookup, one store, a pre-encoded reply.
 Every variant of SET (SETNX, SETEX, PSETEX, GETSET) goes through
 ``set_generic`` with the option parser Redis uses for SET and GETEX.
+
+Where a Redis command edits a string in place (APPEND, SETRANGE) Redis first
+"unshares" it into a raw string, and OBJECT ENCODING says ``raw`` from then
+on; here the value becomes a ``bytearray`` at exactly those points, which
+both reports ``raw`` and makes the edit cheap.
+
+INCRBYFLOAT computes in x87 80-bit ``long double`` in Redis and prints the
+result with ``%.17Lf`` before trimming zeros, so its answers (``0.1 + 0.2`` is
+``0.30000000000000000``, trimmed to ``0.3``; large sums show binary
+artefacts in the last digits) are those of that format, not of Python
+floats.  The ``ld_*`` helpers below reproduce it exactly with integer
+arithmetic: ``parse_long_double`` is glibc's strtold (decimal, hex floats,
+``inf``; round-half-even to a 64-bit significand, subnormals, overflow),
+``ld_round`` rounds an exact rational to the nearest long double and
+``format_long_double`` is ``%.17Lf`` plus Redis's trimming.  Values are held
+as ``fractions.Fraction`` (every long double is a dyadic rational), so no
+precision is lost between steps.  HINCRBYFLOAT uses the same helpers.
+
+LCS is computed with the bit-parallel LCS-length recurrence (one big-int
+row per character of the shorter string: ``V = (V + U) | (V - U)`` with
+``U = V & match_mask``), where the row after i characters encodes the DP
+row: bit j is 0 exactly when the LCS length grows between columns j and
+j+1.  The rows are kept to walk back through the table and emit the same
+string and match ranges as Redis's traceback, which prefers moving up in
+the first string only when that side is strictly longer.
 """
 
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 
 from ..keyspace import notify as kn
 from ..server import replies as R
@@ -33,7 +59,10 @@ COMMAND_SET = 1
 LLONG_MAX = 2**63 - 1
 LLONG_MIN = -(2**63)
 
+MAX_LONG_DOUBLE_CHARS = 5 * 1024  # string2ld's buffer (util.h): longer input is not a number
+
 _STRING_TYPES = (bytes, bytearray)
+_EMPTY_BULK = b"$0\r\n\r\n"
 
 
 def parse_int(b: bytes):
@@ -52,10 +81,34 @@ def parse_int(b: bytes):
     return v
 
 
+def _cstr(b: bytes) -> bytes:
+    """What C string functions see of an argument: up to the first NUL."""
+    i = b.find(b"\0")
+    return b if i < 0 else b[:i]
+
+
+def _propagate_as(c, argv) -> None:
+    """Replicate/AOF this command as ``argv`` instead of as received."""
+    if c.node.propagate_hooks:
+        c.propagate_argv = argv
+
+
+def _notify_new(node, key: bytes, dbid: int) -> None:
+    """dbAdd's "new" event (class n, off unless asked for)."""
+    if node.notify_flags & kn.NEW:
+        node.notify(kn.NEW, b"new", key, dbid)
+
+
+def _string_too_long(c, size: int) -> bool:
+    """checkStringLength: over proto-max-bulk-len (our master's writes are exempt)."""
+    return size > c.node.config["proto-max-bulk-len"] and not c.is_master_link
+
+
 def parse_extended_args(argv, command_type: int):
     """parseExtendedStringArgumentsOrReply for SET and GETEX.
 
-    Returns (flags, expire_arg, unit_is_seconds) or an error frame (bytes).
+    Returns (flags, expire_arg) or an error frame (bytes).  Options are
+    compared as C strings (up to a NUL byte), as Redis does.
     """
     flags = 0
     expire = None
@@ -63,7 +116,7 @@ def parse_extended_args(argv, command_type: int):
     argc = len(argv)
     is_set = command_type == COMMAND_SET
     while j < argc:
-        opt = argv[j].upper()
+        opt = _cstr(argv[j]).upper()
         nxt = argv[j + 1] if j + 1 < argc else None
         if opt == b"NX" and not flags & OBJ_XX and is_set:
             flags |= OBJ_NX
@@ -123,14 +176,13 @@ def reply_string(c, v) -> bytes:
     return R.WRONGTYPE
 
 
-def set_generic(c, key, value, flags: int = 0, expire_ms=None, ok_reply=R.OK, abort_reply=None):
+def set_generic(c, key, value, flags: int = 0, expire_ms=None, ok_reply=R.OK, abort_reply=None, argv=None):
     """setGenericCommand: the one implementation behind SET and its variants."""
     db = c.db
     node = c.node
     reply = None
     if flags & OBJ_SET_GET:
-        old = db.lookup_read(key)
-        reply = reply_string(c, old)
+        reply = reply_string(c, db.lookup_read(key))
         if reply is R.WRONGTYPE:
             return reply
     found = db.lookup_write(key) is not None
@@ -141,15 +193,18 @@ def set_generic(c, key, value, flags: int = 0, expire_ms=None, ok_reply=R.OK, ab
     db.set(key, value, keepttl=bool(flags & OBJ_KEEPTTL))
     node.dirty += 1
     if node.notify_flags:
+        if not found:
+            _notify_new(node, key, db.id)
         node.notify(kn.STRING, b"set", key, db.id)
     if expire_ms is not None:
         db.set_expire(key, expire_ms)
         # Propagated with an absolute time so replicas and the AOF agree.
-        c.propagate_argv = [b"SET", key, value, b"PXAT", b"%d" % expire_ms] + (
-            [b"GET"] if flags & OBJ_SET_GET else []
-        )
+        _propagate_as(c, [b"SET", key, value, b"PXAT", b"%d" % expire_ms])
         if node.notify_flags:
             node.notify(kn.GENERIC, b"expire", key, db.id)
+    elif flags & OBJ_SET_GET and argv is not None and node.propagate_hooks:
+        # Replicas get the SET without its GET arguments.
+        c.propagate_argv = argv[:3] + [a for a in argv[3:] if _cstr(a).upper() != b"GET"]
     if flags & OBJ_SET_GET:
         return reply
     return ok_reply
@@ -170,15 +225,13 @@ def get_command(c, argv):
          summary="Set the string value of a key", since="1.0.0", complexity="O(1)")
 def set_command(c, argv):
     if len(argv) == 3:
-        # The common case, flat: no options to parse.
-        key = argv[1]
-        db = c.db
-        db.set(key, argv[2])
         node = c.node
-        node.dirty += 1
-        if node.notify_flags:
-            node.notify(kn.STRING, b"set", key, db.id)
-        return R.OK
+        if not node.notify_flags:
+            # The common case, flat: no options to parse, nobody to notify.
+            c.db.set(argv[1], argv[2])
+            node.dirty += 1
+            return R.OK
+        return set_generic(c, argv[1], argv[2])
     parsed = parse_extended_args(argv, COMMAND_SET)
     if parsed.__class__ is bytes:
         return parsed
@@ -188,4 +241,794 @@ def set_command(c, argv):
         expire_ms = expire_ms_or_error("set", expire, flags)
         if expire_ms.__class__ is bytes:
             return expire_ms
-    return set_generic(c, argv[1], argv[2], flags, expire_ms)
+    return set_generic(c, argv[1], argv[2], flags, expire_ms, argv=argv)
+
+
+@command("setnx", 3, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Set the value of a key, only if the key does not exist", since="1.0.0",
+         complexity="O(1)")
+def setnx_command(c, argv):
+    return set_generic(c, argv[1], argv[2], OBJ_NX, None, R.CONE, R.CZERO)
+
+
+@command("setex", 4, "write denyoom", keys=(1, 1, 1), group="string", categories="string",
+         summary="Set the value and expiration of a key", since="2.0.0", complexity="O(1)")
+def setex_command(c, argv):
+    expire_ms = expire_ms_or_error("setex", argv[2], OBJ_EX)
+    if expire_ms.__class__ is bytes:
+        return expire_ms
+    return set_generic(c, argv[1], argv[3], OBJ_EX, expire_ms)
+
+
+@command("psetex", 4, "write denyoom", keys=(1, 1, 1), group="string", categories="string",
+         summary="Set the value and expiration in milliseconds of a key", since="2.6.0",
+         complexity="O(1)")
+def psetex_command(c, argv):
+    expire_ms = expire_ms_or_error("psetex", argv[2], OBJ_PX)
+    if expire_ms.__class__ is bytes:
+        return expire_ms
+    return set_generic(c, argv[1], argv[3], OBJ_PX, expire_ms)
+
+
+@command("getset", 3, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Set the string value of a key and return its old value", since="1.0.0",
+         complexity="O(1)")
+def getset_command(c, argv):
+    db = c.db
+    node = c.node
+    key = argv[1]
+    reply = reply_string(c, db.lookup_read(key))
+    if reply is R.WRONGTYPE:
+        return reply
+    found = node.notify_flags and db.lookup_write(key) is not None
+    db.set(key, argv[2])
+    if node.notify_flags:
+        if not found:
+            _notify_new(node, key, db.id)
+        node.notify(kn.STRING, b"set", key, db.id)
+    node.dirty += 1
+    _propagate_as(c, [b"SET", key, argv[2]])
+    return reply
+
+
+@command("getdel", 2, "write fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Get the value of a key and delete the key", since="6.2.0", complexity="O(1)")
+def getdel_command(c, argv):
+    db = c.db
+    key = argv[1]
+    reply = reply_string(c, db.lookup_read(key))
+    if reply is R.WRONGTYPE:
+        return reply
+    if db.delete(key):
+        node = c.node
+        _propagate_as(c, [b"UNLINK" if node.config["lazyfree-lazy-user-del"] else b"DEL", key])
+        if node.notify_flags:
+            node.notify(kn.GENERIC, b"del", key, db.id)
+        node.dirty += 1
+    return reply
+
+
+@command("getex", -2, "write fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Get the value of a key and optionally set its expiration", since="6.2.0",
+         complexity="O(1)")
+def getex_command(c, argv):
+    parsed = parse_extended_args(argv, COMMAND_GET)
+    if parsed.__class__ is bytes:
+        return parsed
+    flags, expire = parsed
+    db = c.db
+    node = c.node
+    key = argv[1]
+    v = db.lookup_read(key)
+    if v is None:
+        return c.resp.null
+    if v.__class__ is not bytes and v.__class__ is not bytearray:
+        return R.WRONGTYPE
+    ms = None
+    if expire is not None:
+        ms = expire_ms_or_error("getex", expire, flags)
+        if ms.__class__ is bytes:
+            return ms
+    reply = b"$%d\r\n%b\r\n" % (len(v), v)
+    if (
+        flags & (OBJ_PXAT | OBJ_EXAT)
+        and ms <= int(time.time() * 1000)
+        and not node.loading
+        and node.master is None
+    ):
+        # An absolute time already in the past deletes the key.
+        db.delete(key)
+        _propagate_as(c, [b"UNLINK" if node.config["lazyfree-lazy-expire"] else b"DEL", key])
+        if node.notify_flags:
+            node.notify(kn.GENERIC, b"del", key, db.id)
+        node.dirty += 1
+    elif ms is not None:
+        db.set_expire(key, ms)
+        db.modified(key)
+        _propagate_as(c, [b"PEXPIREAT", key, b"%d" % ms])
+        if node.notify_flags:
+            node.notify(kn.GENERIC, b"expire", key, db.id)
+        node.dirty += 1
+    elif flags & OBJ_PERSIST:
+        if db.persist(key):
+            db.modified(key)
+            _propagate_as(c, [b"PERSIST", key])
+            if node.notify_flags:
+                node.notify(kn.GENERIC, b"persist", key, db.id)
+            node.dirty += 1
+    return reply
+
+
+@command("mget", -2, "readonly fast", keys=(1, -1, 1), group="string", categories="string",
+         summary="Get the values of all the given keys", since="1.0.0",
+         complexity="O(N) where N is the number of keys to retrieve.")
+def mget_command(c, argv):
+    lookup = c.db.lookup_read
+    null = c.resp.null
+    parts = [b"*%d\r\n" % (len(argv) - 1)]
+    for key in argv[1:]:
+        v = lookup(key)
+        if v is not None and (v.__class__ is bytes or v.__class__ is bytearray):
+            parts.append(b"$%d\r\n%b\r\n" % (len(v), v))
+        else:
+            parts.append(null)
+    return b"".join(parts)
+
+
+def _mset_generic(c, argv, nx: bool):
+    argc = len(argv)
+    if argc % 2 == 0:
+        return R.wrong_arity(b"msetnx" if nx else b"mset")
+    db = c.db
+    if nx:
+        for j in range(1, argc, 2):
+            if db.lookup_write(argv[j]) is not None:
+                return R.CZERO
+    node = c.node
+    if node.notify_flags:
+        dbid = db.id
+        for j in range(1, argc, 2):
+            key = argv[j]
+            found = db.lookup_write(key) is not None
+            db.set(key, argv[j + 1])
+            if not found:
+                _notify_new(node, key, dbid)
+            node.notify(kn.STRING, b"set", key, dbid)
+    else:
+        dbset = db.set
+        for j in range(1, argc, 2):
+            dbset(argv[j], argv[j + 1])
+    node.dirty += (argc - 1) // 2
+    return R.CONE if nx else R.OK
+
+
+@command("mset", -3, "write denyoom", keys=(1, -1, 2), group="string", categories="string",
+         summary="Set multiple keys to multiple values", since="1.0.1",
+         complexity="O(N) where N is the number of keys to set.")
+def mset_command(c, argv):
+    return _mset_generic(c, argv, False)
+
+
+@command("msetnx", -3, "write denyoom", keys=(1, -1, 2), group="string", categories="string",
+         summary="Set multiple keys to multiple values, only if none of the keys exist",
+         since="1.0.1", complexity="O(N) where N is the number of keys to set.")
+def msetnx_command(c, argv):
+    return _mset_generic(c, argv, True)
+
+
+@command("append", 3, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Append a value to a key", since="2.0.0", complexity="O(1).")
+def append_command(c, argv):
+    db = c.db
+    node = c.node
+    key = argv[1]
+    arg = argv[2]
+    v = db.lookup_write(key)
+    if v is None:
+        db.set(key, arg)
+        total = len(arg)
+        if node.notify_flags:
+            _notify_new(node, key, db.id)
+    else:
+        if v.__class__ is bytes:
+            total = len(v) + len(arg)
+            if _string_too_long(c, total):
+                return R.STRING_TOO_LONG
+            # Redis unshares the value into a raw string before appending.
+            v = bytearray(v)
+            v += arg
+            db.set(key, v, True)
+        elif v.__class__ is bytearray:
+            total = len(v) + len(arg)
+            if _string_too_long(c, total):
+                return R.STRING_TOO_LONG
+            v += arg
+            db.modified(key)
+        else:
+            return R.WRONGTYPE
+    if node.notify_flags:
+        node.notify(kn.STRING, b"append", key, db.id)
+    node.dirty += 1
+    return b":%d\r\n" % total
+
+
+@command("strlen", 2, "readonly fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Get the length of the value stored in a key", since="2.2.0", complexity="O(1)")
+def strlen_command(c, argv):
+    v = c.db.lookup_read(argv[1])
+    if v is None:
+        return R.CZERO
+    if v.__class__ is bytes or v.__class__ is bytearray:
+        return b":%d\r\n" % len(v)
+    return R.WRONGTYPE
+
+
+# --- counters ---------------------------------------------------------------------------------
+
+
+def _incr_decr(c, key, incr: int):
+    """incrDecrCommand."""
+    db = c.db
+    v = db.lookup_write(key)
+    if v is None:
+        old = 0
+    elif v.__class__ is bytes or v.__class__ is bytearray:
+        old = parse_int(bytes(v) if v.__class__ is bytearray else v)
+        if old is None:
+            return R.NOT_INTEGER
+    else:
+        return R.WRONGTYPE
+    new = old + incr
+    if not LLONG_MIN <= new <= LLONG_MAX:
+        return R.OVERFLOW
+    s = b"%d" % new
+    db.set(key, s, True)
+    node = c.node
+    if node.notify_flags:
+        if v is None:
+            _notify_new(node, key, db.id)
+        node.notify(kn.STRING, b"incrby", key, db.id)
+    node.dirty += 1
+    return b":" + s + b"\r\n"
+
+
+@command("incr", 2, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Increment the integer value of a key by one", since="1.0.0", complexity="O(1)")
+def incr_command(c, argv):
+    return _incr_decr(c, argv[1], 1)
+
+
+@command("decr", 2, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Decrement the integer value of a key by one", since="1.0.0", complexity="O(1)")
+def decr_command(c, argv):
+    return _incr_decr(c, argv[1], -1)
+
+
+@command("incrby", 3, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Increment the integer value of a key by the given amount", since="1.0.0",
+         complexity="O(1)")
+def incrby_command(c, argv):
+    incr = parse_int(argv[2])
+    if incr is None:
+        return R.NOT_INTEGER
+    return _incr_decr(c, argv[1], incr)
+
+
+@command("decrby", 3, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Decrement the integer value of a key by the given number", since="1.0.0",
+         complexity="O(1)")
+def decrby_command(c, argv):
+    incr = parse_int(argv[2])
+    if incr is None:
+        return R.NOT_INTEGER
+    if incr == LLONG_MIN:
+        return R.DECR_OVERFLOW
+    return _incr_decr(c, argv[1], -incr)
+
+
+# --- long double (x87 80-bit extended) emulation -------------------------------------------------
+
+LD_MANT_DIG = 64  # significand bits, the integer bit included
+LD_MIN_EXP = -16382  # exponent of the smallest normal: 2**-16382
+LD_MAX_EXP = 16384  # values >= 2**16384 overflow
+LD_QUANTUM_MIN = LD_MIN_EXP - (LD_MANT_DIG - 1)  # subnormal spacing: 2**-16445
+
+LD_INF = float("inf")
+LD_NINF = float("-inf")
+
+_HEXDIGITS = b"0123456789abcdefABCDEF"
+
+# Python refuses int <-> decimal str conversions beyond 4300 digits (a guard
+# against quadratic work); long doubles reach ~4950 digits, so convert in
+# chunks below that limit.
+_DIGIT_CHUNK = 4000
+
+
+def _digits_to_int(d: bytes) -> int:
+    if len(d) <= _DIGIT_CHUNK:
+        return int(d)
+    n = 0
+    for i in range(0, len(d), _DIGIT_CHUNK):
+        part = d[i:i + _DIGIT_CHUNK]
+        n = n * 10 ** len(part) + int(part)
+    return n
+
+
+def _int_to_digits(n: int) -> bytes:
+    """Decimal digits of a non-negative int of any size."""
+    base = 10**_DIGIT_CHUNK
+    if n < base:
+        return b"%d" % n
+    parts = []
+    while n:
+        n, r = divmod(n, base)
+        parts.append(r)
+    return b"%d" % parts[-1] + b"".join(b"%0*d" % (_DIGIT_CHUNK, p) for p in reversed(parts[:-1]))
+
+
+def ld_round(q: Fraction):
+    """The long double nearest to ``q`` (ties to even), or +-inf on overflow."""
+    if q == 0:
+        return Fraction(0)
+    neg = q < 0
+    num, den = (-q.numerator, q.denominator) if neg else (q.numerator, q.denominator)
+    e = num.bit_length() - den.bit_length()  # 2**(e-1) < q < 2**(e+1)
+    if (num << -e if e < 0 else num) < (den if e < 0 else den << e):
+        e -= 1  # now 2**e <= q < 2**(e+1)
+    qexp = max(e - (LD_MANT_DIG - 1), LD_QUANTUM_MIN)
+    if qexp <= 0:
+        n2, d2 = num << -qexp, den
+    else:
+        n2, d2 = num, den << qexp
+    m, r = divmod(n2, d2)
+    r2 = 2 * r
+    if r2 > d2 or (r2 == d2 and m & 1):
+        m += 1
+    if m == 0:
+        return Fraction(0)
+    if m.bit_length() + qexp > LD_MAX_EXP:
+        return LD_NINF if neg else LD_INF
+    v = Fraction(m << qexp) if qexp >= 0 else Fraction(m, 1 << -qexp)
+    return -v if neg else v
+
+
+def _ld_from_parts(mant: int, exp: int, base: int, ndigits: int = 0):
+    """Round mant * base**exp (base 10 or 2) to a long double.
+
+    Returns a Fraction, +-inf, or None when strtold would report ERANGE
+    with an infinite or zero result (overflow, or underflow to zero).
+    """
+    if mant == 0:
+        return Fraction(0)
+    # Cheap magnitude bounds first, so absurd exponents need no huge integers.
+    if base == 10:
+        mag2 = (ndigits + exp) * 3.3219280948873626  # ~log2 of the value, +-4
+    else:
+        mag2 = mant.bit_length() + exp
+    if mag2 > LD_MAX_EXP + 8:
+        return None
+    if mag2 < LD_QUANTUM_MIN - 8:
+        return None
+    q = Fraction(mant) * (Fraction(base) ** exp)
+    v = ld_round(q)
+    if v.__class__ is float or v == 0:
+        return None
+    return v
+
+
+def _strtold(s: bytes):
+    """glibc strtold on ``s``: (value, number of bytes consumed, out_of_range).
+
+    ``value`` is a Fraction, +-inf or "nan"; consumed is 0 when no number
+    could be read.  out_of_range is True for ERANGE with an infinite or zero
+    result, the only case string2ld rejects.
+    """
+    n = len(s)
+    i = 0
+    neg = False
+    if i < n and s[i] in b"+-":
+        neg = s[i] == 45
+        i += 1
+    low = s[i:i + 8].lower()
+    if low.startswith(b"inf"):
+        used = i + (8 if low == b"infinity" else 3)
+        return (LD_NINF if neg else LD_INF), used, False
+    if low.startswith(b"nan"):
+        used = i + 3
+        if used < n and s[used] == 40:  # "nan(chars)"
+            close = s.find(b")", used)
+            if close > 0 and all(ch == 95 or 48 <= ch <= 57 or 65 <= ch <= 90 or 97 <= ch <= 122
+                                 for ch in s[used + 1:close]):
+                used = close + 1
+        return "nan", used, False
+    if low[:2] == b"0x" and i + 2 < n and (
+        s[i + 2] in _HEXDIGITS or (s[i + 2] == 46 and i + 3 < n and s[i + 3] in _HEXDIGITS)
+    ):
+        j = i + 2
+        digits = []
+        frac = 0
+        while j < n and s[j] in _HEXDIGITS:
+            digits.append(s[j])
+            j += 1
+        if j < n and s[j] == 46:
+            j += 1
+            while j < n and s[j] in _HEXDIGITS:
+                digits.append(s[j])
+                frac += 1
+                j += 1
+        exp = 0
+        if j < n and s[j] in b"pP":
+            k = j + 1
+            eneg = False
+            if k < n and s[k] in b"+-":
+                eneg = s[k] == 45
+                k += 1
+            ks = k
+            while k < n and 48 <= s[k] <= 57:
+                k += 1
+            if k > ks:
+                exp = _digits_to_int(s[ks:k])
+                if eneg:
+                    exp = -exp
+                j = k
+        mant = int(bytes(digits), 16)
+        v = _ld_from_parts(mant, exp - 4 * frac, 2)
+        if v is None:
+            return Fraction(0), j, True
+        return (-v if neg else v), j, False
+    # decimal
+    j = i
+    digits = bytearray()
+    frac = 0
+    while j < n and 48 <= s[j] <= 57:
+        digits.append(s[j])
+        j += 1
+    if j < n and s[j] == 46:
+        j += 1
+        while j < n and 48 <= s[j] <= 57:
+            digits.append(s[j])
+            frac += 1
+            j += 1
+    if not digits:
+        return Fraction(0), 0, False
+    exp = 0
+    if j < n and s[j] in b"eE":
+        k = j + 1
+        eneg = False
+        if k < n and s[k] in b"+-":
+            eneg = s[k] == 45
+            k += 1
+        ks = k
+        while k < n and 48 <= s[k] <= 57:
+            k += 1
+        if k > ks:
+            exp = _digits_to_int(s[ks:k])
+            if eneg:
+                exp = -exp
+            j = k
+    sig = bytes(digits).lstrip(b"0")
+    mant = _digits_to_int(sig) if sig else 0
+    v = _ld_from_parts(mant, exp - frac, 10, len(sig))
+    if v is None:
+        return Fraction(0), j, True
+    return (-v if neg else v), j, False
+
+
+def parse_long_double(b: bytes):
+    """string2ld: the long double a string holds (Fraction or +-inf), or None if it is not one."""
+    if not b or len(b) >= MAX_LONG_DOUBLE_CHARS:
+        return None
+    s = bytes(b)
+    if b"\0" in s:
+        return None  # strtold stops at the NUL, short of the whole string
+    if s[:1] in (b" ", b"\t", b"\n", b"\v", b"\f", b"\r"):
+        return None
+    value, used, out_of_range = _strtold(s)
+    if used != len(s) or out_of_range or value == "nan":
+        return None
+    return value
+
+
+def ld_add(a, b):
+    """a + b in long double arithmetic (inputs: Fraction or +-inf); may return "nan"."""
+    if a.__class__ is float or b.__class__ is float:
+        if a.__class__ is float and b.__class__ is float and a != b:
+            return "nan"
+        return a if a.__class__ is float else b
+    return ld_round(a + b)
+
+
+def format_long_double(v) -> bytes:
+    """ld2string(LD_STR_HUMAN): %.17Lf, trailing zeros and dot removed, "-0" as "0"."""
+    scale = 10**17
+    r = round(v * scale)  # exact value, ties to even, as glibc printf
+    if r == 0:
+        return b"0"
+    sign = b"-" if r < 0 else b""
+    r = abs(r)
+    ip, fp = divmod(r, scale)
+    frac = (b"%017d" % fp).rstrip(b"0")
+    return sign + _int_to_digits(ip) + (b"." + frac if frac else b"")
+
+
+@command("incrbyfloat", 3, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
+         summary="Increment the float value of a key by the given amount", since="2.6.0",
+         complexity="O(1)")
+def incrbyfloat_command(c, argv):
+    db = c.db
+    key = argv[1]
+    v = db.lookup_write(key)
+    if v is None:
+        value = Fraction(0)
+    elif v.__class__ is bytes or v.__class__ is bytearray:
+        value = parse_long_double(v)
+        if value is None:
+            return R.NOT_FLOAT
+    else:
+        return R.WRONGTYPE
+    incr = parse_long_double(argv[2])
+    if incr is None:
+        return R.NOT_FLOAT
+    result = ld_add(value, incr)
+    if result.__class__ is not Fraction:
+        return R.INCR_FLOAT_NAN
+    s = format_long_double(result)
+    db.set(key, s, True)
+    node = c.node
+    if node.notify_flags:
+        if v is None:
+            _notify_new(node, key, db.id)
+        node.notify(kn.STRING, b"incrbyfloat", key, db.id)
+    node.dirty += 1
+    # Replicated as the final value so float formatting cannot diverge.
+    _propagate_as(c, [b"SET", key, s, b"KEEPTTL"])
+    return b"$%d\r\n%b\r\n" % (len(s), s)
+
+
+# --- ranges ---------------------------------------------------------------------------------------
+
+
+def _getrange(c, argv):
+    start = parse_int(argv[2])
+    if start is None:
+        return R.NOT_INTEGER
+    end = parse_int(argv[3])
+    if end is None:
+        return R.NOT_INTEGER
+    v = c.db.lookup_read(argv[1])
+    if v is None:
+        return _EMPTY_BULK
+    if v.__class__ is not bytes and v.__class__ is not bytearray:
+        return R.WRONGTYPE
+    n = len(v)
+    if start < 0 and end < 0 and start > end:
+        return _EMPTY_BULK
+    if start < 0:
+        start += n
+    if end < 0:
+        end += n
+    if start < 0:
+        start = 0
+    if end < 0:
+        end = 0
+    if end >= n:
+        end = n - 1
+    if start > end or n == 0:
+        return _EMPTY_BULK
+    part = v[start:end + 1]
+    return b"$%d\r\n%b\r\n" % (len(part), part)
+
+
+@command("getrange", 4, "readonly", keys=(1, 1, 1), group="string", categories="string",
+         summary="Get a substring of the string stored at a key", since="2.4.0",
+         complexity="O(N) where N is the length of the returned string.")
+def getrange_command(c, argv):
+    return _getrange(c, argv)
+
+
+@command("substr", 4, "readonly", keys=(1, 1, 1), group="string", categories="string",
+         summary="Get a substring of the string stored at a key", since="1.0.0",
+         complexity="O(N) where N is the length of the returned string.")
+def substr_command(c, argv):
+    return _getrange(c, argv)
+
+
+@command("setrange", 4, "write denyoom", keys=(1, 1, 1), group="string", categories="string",
+         summary="Overwrite part of a string at key starting at the specified offset", since="2.2.0",
+         complexity="O(1), not counting the time taken to copy the new string in place.")
+def setrange_command(c, argv):
+    offset = parse_int(argv[2])
+    if offset is None:
+        return R.NOT_INTEGER
+    if offset < 0:
+        return R.OFFSET_OUT_OF_RANGE
+    db = c.db
+    node = c.node
+    key = argv[1]
+    value = argv[3]
+    v = db.lookup_write(key)
+    if v is None:
+        if not value:
+            return R.CZERO
+        if _string_too_long(c, offset + len(value)):
+            return R.STRING_TOO_LONG
+        v = bytearray(offset)
+        v += value
+        db.set(key, v)
+        if node.notify_flags:
+            _notify_new(node, key, db.id)
+    else:
+        if v.__class__ is not bytes and v.__class__ is not bytearray:
+            return R.WRONGTYPE
+        if not value:
+            return b":%d\r\n" % len(v)
+        if _string_too_long(c, offset + len(value)):
+            return R.STRING_TOO_LONG
+        if v.__class__ is bytes:
+            v = bytearray(v)
+            db.set(key, v, True)
+        else:
+            db.modified(key)
+        n = len(v)
+        if offset > n:
+            v += bytes(offset - n)
+        v[offset:offset + len(value)] = value
+    if node.notify_flags:
+        node.notify(kn.STRING, b"setrange", key, db.id)
+    node.dirty += 1
+    return b":%d\r\n" % len(v)
+
+
+# --- LCS -----------------------------------------------------------------------------------------------
+
+
+def _match_masks(s: bytes) -> dict:
+    """For each byte of ``s``: an int whose bit j is set where s[j] is that byte."""
+    masks = {}
+    rev = s[::-1]
+    for ch in set(s):
+        table = bytearray(b"0" * 256)
+        table[ch] = 49  # '1'
+        masks[ch] = int(rev.translate(bytes(table)), 2)
+    return masks
+
+
+def _lcs_rows(rows_of: bytes, bits_of: bytes, keep: bool):
+    """Bit-parallel LCS rows: V after each byte of ``rows_of`` (all of them if keep)."""
+    m = len(bits_of)
+    full = (1 << m) - 1
+    masks = _match_masks(bits_of)
+    v = full
+    rows = [v] if keep else None
+    get = masks.get
+    for ch in rows_of:
+        pm = get(ch)
+        if pm is not None:
+            u = v & pm
+            v = ((v + u) | (v - u)) & full
+        if keep:
+            rows.append(v)
+    return v, rows
+
+
+def lcs(a: bytes, b: bytes, want_string: bool, minmatchlen: int = 0, want_ranges: bool = False):
+    """The LCS of a and b as Redis reports it: (length, lcs string or None, ranges).
+
+    ``ranges`` are (a_start, a_end, b_start, b_end, length) in the order
+    Redis emits them (from the end of the strings backwards).
+    """
+    alen, blen = len(a), len(b)
+    by_a = alen <= blen  # loop over the shorter string, bits over the longer
+    if not (want_string or want_ranges):
+        if alen == 0 or blen == 0:
+            return 0, None, []
+        v, _ = _lcs_rows(a, b, False) if by_a else _lcs_rows(b, a, False)
+        width = blen if by_a else alen
+        return width - v.bit_count(), None, []
+    if by_a:
+        v, rows = _lcs_rows(a, b, True)
+        length = blen - v.bit_count()
+    else:
+        v, rows = _lcs_rows(b, a, True)
+        length = alen - v.bit_count()
+    result = bytearray(length)
+    idx = length
+    ranges = []
+    i, j = alen, blen
+    a_start = alen  # alen: no range being tracked
+    a_end = b_start = b_end = 0
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            result[idx - 1] = a[i - 1]
+            if a_start == alen:
+                a_start = a_end = i - 1
+                b_start = b_end = j - 1
+            elif a_start == i and b_start == j:
+                a_start -= 1
+                b_start -= 1
+            else:
+                emit = True
+            if a_start == 0 or b_start == 0:
+                emit = True
+            idx -= 1
+            i -= 1
+            j -= 1
+        else:
+            # Redis: move up in a when LCS(i-1, j) > LCS(i, j-1), else left in b.
+            if by_a:
+                up = not (rows[i] >> (j - 1)) & 1
+            elif (rows[j] >> (i - 1)) & 1:
+                mask = (1 << i) - 1
+                up = (rows[j - 1] & mask).bit_count() > (rows[j] & mask).bit_count()
+            else:
+                up = False
+            if up:
+                i -= 1
+            else:
+                j -= 1
+            if a_start != alen:
+                emit = True
+        if emit:
+            mlen = a_end - a_start + 1
+            if minmatchlen == 0 or mlen >= minmatchlen:
+                ranges.append((a_start, a_end, b_start, b_end, mlen))
+            a_start = alen
+    return length, bytes(result), ranges
+
+
+@command("lcs", -3, "readonly", keys=(1, 2, 1), group="string", categories="string",
+         summary="Find longest common substring", since="7.0.0",
+         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively")
+def lcs_command(c, argv):
+    db = c.db
+    va = db.lookup_read(argv[1])
+    vb = db.lookup_read(argv[2])
+    if (va is not None and va.__class__ not in _STRING_TYPES) or (
+        vb is not None and vb.__class__ not in _STRING_TYPES
+    ):
+        return R.LCS_NOT_STRINGS
+    a = bytes(va) if va is not None else b""
+    b = bytes(vb) if vb is not None else b""
+    getlen = getidx = withmatchlen = False
+    minmatchlen = 0
+    j = 3
+    argc = len(argv)
+    while j < argc:
+        opt = _cstr(argv[j]).lower()
+        if opt == b"idx":
+            getidx = True
+        elif opt == b"len":
+            getlen = True
+        elif opt == b"withmatchlen":
+            withmatchlen = True
+        elif opt == b"minmatchlen" and j + 1 < argc:
+            minmatchlen = parse_int(argv[j + 1])
+            if minmatchlen is None:
+                return R.NOT_INTEGER
+            if minmatchlen < 0:
+                minmatchlen = 0
+            j += 1
+        else:
+            return R.SYNTAX
+        j += 1
+    if getlen and getidx:
+        return R.LCS_LEN_AND_IDX
+    if len(a) >= 2**32 - 2 or len(b) >= 2**32 - 2:
+        return R.LCS_TOO_LONG
+    if (len(a) + 1) * (len(b) + 1) * 4 > c.node.config["proto-max-bulk-len"]:
+        return R.LCS_MEMORY
+    want_string = getidx or not getlen
+    length, result, ranges = lcs(a, b, want_string, minmatchlen, getidx)
+    if getidx:
+        parts = [c.resp.map_header(2), b"$7\r\nmatches\r\n*%d\r\n" % len(ranges)]
+        for a0, a1, b0, b1, mlen in ranges:
+            if withmatchlen:
+                parts.append(b"*3\r\n*2\r\n:%d\r\n:%d\r\n*2\r\n:%d\r\n:%d\r\n:%d\r\n" % (a0, a1, b0, b1, mlen))
+            else:
+                parts.append(b"*2\r\n*2\r\n:%d\r\n:%d\r\n*2\r\n:%d\r\n:%d\r\n" % (a0, a1, b0, b1))
+        parts.append(b"$3\r\nlen\r\n:%d\r\n" % length)
+        return b"".join(parts)
+    if getlen:
+        return b":%d\r\n" % length
+    return b"$%d\r\n%b\r\n" % (len(result), result)

@@ -147,4 +147,30 @@ LPOS_MAXLEN_NEGATIVE = err("ERR MAXLEN can't be negative")
 UNBLOCKED = err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
 CLIENT_UNBLOCK_REASON = err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
 
+# --- keyspace, strings, bitmaps (db.c, expire.c, object.c, t_string.c, bitops.c) ---
+GT_AND_LT = err("ERR GT and LT options at the same time are not compatible")
+UNSUPPORTED_OPTION = b"ERR Unsupported option %b"  # bytes template: the option as sent, up to a NUL
+MOVE_CLUSTER = err("ERR MOVE is not allowed in cluster mode")
+COPY_CLUSTER = err("ERR Copying to another database is not allowed in cluster mode")
+IDLETIME_LFU = err(
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+    "switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+FREQ_NOT_LFU = err(
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that "
+    "when switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+DECR_OVERFLOW = err("ERR decrement would overflow")
+LCS_LEN_AND_IDX = err("ERR If you want both the length and indexes, please just use IDX.")
+LCS_NOT_STRINGS = err("ERR The specified keys must contain string values")
+LCS_TOO_LONG = err("ERR String too long for LCS")
+LCS_MEMORY = err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+BIT_ARG_0_OR_1 = err("ERR The bit argument must be 1 or 0.")
+BITOP_NOT_ONE_KEY = err("ERR BITOP NOT must be called with a single source key.")
+BITFIELD_TYPE = err(
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+)
+BITFIELD_OVERFLOW_TYPE = err("ERR Invalid OVERFLOW type specified")
+BITFIELD_RO_GET_ONLY = err("ERR BITFIELD_RO only supports the GET subcommand")
+
 __all__ = [name for name in dir() if name.isupper() or name in ("err", "err_fmt", "wrong_arity", "unknown_subcommand", "proto_error")]
