@@ -21,6 +21,8 @@ from __future__ import annotations
 import heapq
 import time
 
+from . import notify as kn
+
 __all__ = ["Database"]
 
 
@@ -36,6 +38,7 @@ class Database:
         "expires",
         "access",
         "watched",
+        "watched_stale",
         "blocking",
         "hits",
         "misses",
@@ -54,6 +57,9 @@ class Database:
         self.expires: dict = {}
         self.access: dict = {}  # key -> LRU clock (seconds) of last access
         self.watched: dict = {}  # key -> set of clients WATCHing it
+        # key -> the clients of watched[key] that WATCHed it while it was
+        # already logically expired (see touch_watched)
+        self.watched_stale: dict = {}
         self.blocking: dict = {}  # key -> deque of clients blocked on it
         self.hits = 0
         self.misses = 0
@@ -92,9 +98,13 @@ class Database:
         v = self.data.get(key)
         if v is None:
             self.misses += 1
+            if self.node.notify_flags:
+                self.node.notify(kn.KEY_MISS, b"keymiss", key, self.id)
             return None
         if self.expires and key in self.expires and self._expire_if_needed(key):
             self.misses += 1
+            if self.node.notify_flags:
+                self.node.notify(kn.KEY_MISS, b"keymiss", key, self.id)
             return None
         self.hits += 1
         self.access[key] = self.node.lru_clock
@@ -125,13 +135,25 @@ class Database:
     # --- writes -------------------------------------------------------------
 
     def set(self, key, value, keepttl: bool = False) -> None:
-        """Store ``value`` under ``key``, replacing any old value (and its TTL unless keepttl)."""
+        """Store ``value`` under ``key``, replacing any old value (and its TTL unless keepttl).
+
+        An old value whose TTL already passed is expired first (event,
+        statistics, propagated DEL), so the key is then created anew, as
+        Redis's lookupKeyWrite + dbAdd do; creating a key is the ``new`` event.
+        """
+        expires = self.expires
+        if expires and key in expires:
+            if expires[key] <= time.time() * 1000 and not self.node.is_replica_of_master():
+                self._delete_expired(key)
+            elif not keepttl:
+                del expires[key]
+        node = self.node
+        if node.notify_flags & kn.NEW and key not in self.data:
+            node.notify(kn.NEW, b"new", key, self.id)
         if self.slot_index is not None and key not in self.data:
             self.slot_index.add(key)
         self.data[key] = value
-        if self.expires and not keepttl:
-            self.expires.pop(key, None)
-        self.access[key] = self.node.lru_clock
+        self.access[key] = node.lru_clock
         if self.watched:
             self.touch_watched(key)
 
@@ -170,18 +192,68 @@ class Database:
         if self.watched:
             self.touch_watched(key)
 
-    def touch_watched(self, key) -> None:
-        """signalModifiedKey: break the transactions of clients WATCHing ``key``."""
-        clients = self.watched.get(key)
-        if clients:
-            for c in clients:
-                c.dirty_cas = True
+    def key_is_expired(self, key) -> bool:
+        """keyIsExpired: the key still has a value but its TTL has passed."""
+        when = self.expires.get(key)
+        return when is not None and when <= time.time() * 1000
 
-    def touch_all_watched(self) -> None:
-        """FLUSHDB/SWAPDB: every watched key of this db counts as modified."""
-        for clients in self.watched.values():
+    def touch_watched(self, key) -> None:
+        """signalModifiedKey: break the transactions of clients WATCHing ``key``.
+
+        Called after the change.  A client that WATCHed the key while it was
+        already logically expired saw "no key": the removal of that stale
+        value is no change for it (only its mark is cleared), a write that
+        leaves a value is (multi.c touchWatchedKey).
+        """
+        clients = self.watched.get(key)
+        if not clients:
+            return
+        stale = self.watched_stale.get(key)
+        if stale is None:
             for c in clients:
                 c.dirty_cas = True
+            return
+        if key in self.data:
+            for c in clients:
+                c.dirty_cas = True
+            return
+        for c in clients:
+            if c in stale:
+                stale.discard(c)
+            else:
+                c.dirty_cas = True
+        if not stale:
+            del self.watched_stale[key]
+
+    def touch_all_watched(self, replaced_with: "Database | None" = None) -> None:
+        """FLUSHDB/FLUSHALL/SWAPDB (touchAllWatchedKeysInDb), called before the change.
+
+        A watched key counts as modified when it exists now or (SWAPDB) in
+        ``replaced_with``, the contents that take this db's place; a key
+        missing from both is untouched.  Keys that were stale when WATCHed,
+        and stale keys swapped in for missing ones, follow Redis's rules.
+        """
+        stale_marks = self.watched_stale
+        for key, clients in self.watched.items():
+            exists = key in self.data
+            incoming = replaced_with is not None and key in replaced_with.data
+            if not (exists or incoming):
+                continue
+            stale = stale_marks.get(key)
+            for c in clients:
+                if stale and c in stale:
+                    if not incoming:
+                        stale.discard(c)  # the stale value is simply gone: no change
+                        continue
+                    if replaced_with.key_is_expired(key):
+                        continue  # stale before, stale after
+                elif not exists and replaced_with.key_is_expired(key):
+                    # "no key" replaced by a stale key: still no key
+                    stale_marks.setdefault(key, set()).add(c)
+                    continue
+                c.dirty_cas = True
+        for key in [k for k, v in stale_marks.items() if not v]:
+            del stale_marks[key]
 
     # --- whole-db operations ------------------------------------------------
 
@@ -199,13 +271,13 @@ class Database:
 
     def swap_contents(self, other: "Database") -> None:
         """SWAPDB: exchange keyspaces (clients, watchers and blocked clients stay put)."""
+        self.touch_all_watched(other)
+        other.touch_all_watched(self)
         self.data, other.data = other.data, self.data
         self.expires, other.expires = other.expires, self.expires
         self.access, other.access = other.access, self.access
         self.expiry_heap, other.expiry_heap = other.expiry_heap, self.expiry_heap
         self.avg_ttl, other.avg_ttl = other.avg_ttl, self.avg_ttl
-        self.touch_all_watched()
-        other.touch_all_watched()
 
     def __len__(self) -> int:
         return len(self.data)
@@ -216,6 +288,7 @@ class _DetachedNode:
 
     lru_clock = 0
     stat_expired_keys = 0
+    notify_flags = 0
 
     def is_replica_of_master(self) -> bool:
         return False

@@ -58,11 +58,11 @@ def flags_to_string(flags: int) -> str:
         out.append("A")
     else:
         for ch, bit in (("g", GENERIC), ("$", STRING), ("l", LIST), ("s", SET), ("h", HASH),
-                        ("z", ZSET), ("x", EXPIRED), ("e", EVICTED), ("t", STREAM), ("d", MODULE)):
+                        ("z", ZSET), ("x", EXPIRED), ("e", EVICTED), ("t", STREAM), ("d", MODULE),
+                        ("n", NEW)):
             if flags & bit:
                 out.append(ch)
-    if flags & NEW:
-        out.append("n")
+    # Redis 7.0 spells "n" only without "A": CONFIG GET shows "An" as "A".
     if flags & KEYSPACE:
         out.append("K")
     if flags & KEYEVENT:

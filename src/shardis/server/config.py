@@ -369,7 +369,9 @@ NOTIFY_CLASSES = "KEg$lshzxedtmnA"
 
 
 def _parse_notify(args) -> str:
-    s = b" ".join(args).decode(errors="replace")
+    if len(args) != 1:
+        raise ConfigError("wrong number of arguments")
+    s = args[0].decode(errors="replace")
     for ch in s:
         if ch not in NOTIFY_CLASSES:
             raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

@@ -333,6 +333,12 @@ class Client(asyncio.Protocol):
         if self.processing:
             self.out.append(data)
             return
+        if self.out:
+            # Pub/sub frames waiting for their batched write (server/pubsub.py)
+            # must go out before these bytes.
+            self.out.append(data)
+            self.flush()
+            return
         if self.transport is None or self.closing:
             return
         self.transport.write(data)

@@ -33,6 +33,8 @@ DISCARD_TRANSACTION = None  # callable(client) (set by transactions)
 # Commands allowed in RESP2 pub/sub context.
 _PUBSUB_ALLOWED = {b"ping", b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe",
                    b"psubscribe", b"punsubscribe", b"quit", b"reset"}
+# Commands never refused for memory inside MULTI (processCommand's reject_cmd_on_oom).
+_OOM_ALWAYS_IN_MULTI = {b"exec", b"discard", b"quit", b"reset"}
 # Commands that run immediately inside MULTI instead of being queued.
 _MULTI_IMMEDIATE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
 
@@ -53,8 +55,24 @@ def unknown_command_error(argv) -> bytes:
     return replies.err(b"ERR unknown command '" + name + b"', with args beginning with: " + args)
 
 
-def reject(client, error: bytes) -> bytes:
-    """rejectCommand: an error that also aborts a pending MULTI."""
+def reject(client, error: bytes, cmd=None) -> bytes:
+    """rejectCommand: an error that also aborts a pending MULTI.
+
+    A rejected EXEC discards the transaction and answers
+    ``EXECABORT Transaction discarded because of: <reason>`` (execCommandAbort),
+    the reason without the ``ERR`` prefix of formatted rejections.
+    """
+    if cmd is not None:
+        cmd.rejected_calls += 1
+    if cmd is not None and cmd.fullname_b == b"exec":
+        if DISCARD_TRANSACTION is not None:
+            DISCARD_TRANSACTION(client)
+        reason = error[1:].rstrip(b"\r\n")
+        if reason.startswith(b"ERR "):
+            reason = reason[4:]
+        error = replies.err(replies.EXECABORT_BECAUSE % reason)
+        count_error(client.node, error)
+        return error
     if client.multi:
         client.dirty_exec = True
     count_error(client.node, error)
@@ -77,7 +95,8 @@ def process_command(client, argv, cmd):
         cmd = lookup(argv[0])
         if cmd is None:
             return reject(client, unknown_command_error(argv))
-    if cmd.subcommands:
+    # (a container with a handler of its own, like COMMAND, runs it when called alone)
+    if cmd.subcommands and (len(argv) > 1 or cmd.handler is None):
         if len(argv) == 1:
             return reject(client, replies.wrong_arity(cmd.fullname_b))
         sub = cmd.subcommands.get(argv[1].lower())
@@ -93,15 +112,15 @@ def process_command(client, argv, cmd):
 
     # 2. arity
     if not cmd.arity_ok(len(argv)):
-        return reject(client, replies.wrong_arity(cmd.fullname_b))
+        return reject(client, replies.wrong_arity(cmd.fullname_b), cmd)
 
     # 3. authentication
     if not client.authenticated and not cmd.noauth:
-        return reject(client, replies.NOAUTH)
+        return reject(client, replies.NOAUTH, cmd)
 
     # 4. commands refused inside MULTI
     if client.multi and cmd.nomulti:
-        return reject(client, replies.err(replies.NOT_IN_MULTI_CMD))
+        return reject(client, replies.err(replies.NOT_IN_MULTI_CMD), cmd)
 
     # 5. cluster redirection
     if CLUSTER_REDIRECT is not None and node.cluster is not None:
@@ -120,11 +139,18 @@ def process_command(client, argv, cmd):
     # 6. maxmemory (eviction is not implemented: with maxmemory set we refuse
     # writes past it, as the noeviction policy does)
     maxmemory = node.config["maxmemory"]
-    if maxmemory and cmd.denyoom and not client.is_master_link:
+    if maxmemory and not client.is_master_link and (
+        cmd.denyoom
+        # Queuing inside MULTI can use unbounded memory, so every queued command
+        # is refused, but never EXEC (unless it holds a denyoom command), DISCARD,
+        # QUIT or RESET.
+        or (client.multi and cmd.fullname_b not in _OOM_ALWAYS_IN_MULTI)
+        or (cmd.fullname_b == b"exec" and any(c.denyoom for c, _ in client.mstate))
+    ):
         from .memory import used_memory
 
         if used_memory() > maxmemory:
-            return reject(client, replies.OOM)
+            return reject(client, replies.OOM, cmd)
 
     # 7. writes refused while the last background save failed
     if (
@@ -134,11 +160,11 @@ def process_command(client, argv, cmd):
         and not client.is_master_link
         and (is_write or cmd.name == "ping")
     ):
-        return reject(client, replies.MISCONF)
+        return reject(client, replies.MISCONF, cmd)
 
     # 8. read-only replica
     if node.master is not None and node.config["replica-read-only"] and not client.is_master_link and is_write:
-        return reject(client, replies.READONLY)
+        return reject(client, replies.READONLY, cmd)
 
     # 9. RESP2 pub/sub context
     if (
@@ -146,20 +172,22 @@ def process_command(client, argv, cmd):
         and (client.channels or client.patterns or client.shard_channels)
         and cmd.name.encode() not in _PUBSUB_ALLOWED
     ):
-        return reject(client, replies.err_fmt(replies.PUBSUB_CONTEXT, cmd.fullname))
+        return reject(client, replies.err_fmt(replies.PUBSUB_CONTEXT, cmd.fullname), cmd)
 
     # 10. stale replica
     if (
         node.master is not None
         and not node.master.connected
         and not node.config["replica-serve-stale-data"]
-        and not cmd.stale_ok
+        and (not cmd.stale_ok or (cmd.fullname_b == b"exec" and not all(c.stale_ok for c, _ in client.mstate)))
     ):
-        return reject(client, replies.MASTERDOWN)
+        return reject(client, replies.MASTERDOWN, cmd)
 
     # 11. loading
-    if node.loading and not cmd.loading_ok:
-        return reject(client, replies.LOADING)
+    if node.loading and (
+        not cmd.loading_ok or (cmd.fullname_b == b"exec" and not all(c.loading_ok for c, _ in client.mstate))
+    ):
+        return reject(client, replies.LOADING, cmd)
 
     # 12. CLIENT PAUSE: park the client until the pause ends
     if not client.replica and node.paused_until and node.is_paused_for(cmd):

@@ -26,6 +26,7 @@ from ..keyspace import notify as kn
 from ..keyspace.db import Database
 from ..keyspace.expire import active_expire_cycle
 from .config import Config
+from .pubsub import PubSub
 
 __all__ = ["Node"]
 
@@ -67,8 +68,11 @@ class Node:
         self.replicas: list = []
         self.master = None  # replication: link to our master when we are a replica
         self.propagate_hooks: list = []  # callables(dbid, argv) for AOF/replicas
+        # While EXEC runs its commands, their writes are collected here so the
+        # transaction can be propagated as one MULTI ... EXEC block.
+        self.propagate_capture: list | None = None
         self.monitors: list = []
-        self.pubsub = None  # set by the pub/sub module
+        self.pubsub = PubSub(self)  # subscriptions and message delivery (server/pubsub.py)
         self.cluster = None  # set in cluster mode
         self.notify_flags = 0
         # statistics (INFO)
@@ -128,8 +132,8 @@ class Node:
         flags = self.notify_flags
         if not flags & cls or not flags & (kn.KEYSPACE | kn.KEYEVENT):
             return
-        if self.pubsub is None:
-            return
+        if self.pubsub is None or not self.pubsub.active():
+            return  # nobody could receive it: skip building the channel names
         for channel, message in kn.channels(flags, event, key, dbid):
             self.pubsub.publish(channel, message)
 
@@ -140,6 +144,10 @@ class Node:
 
     def propagate(self, dbid: int, argv: list) -> None:
         """Send a write to the AOF and the replicas (no-op until they exist)."""
+        capture = self.propagate_capture
+        if capture is not None:
+            capture.append((dbid, argv))
+            return
         for hook in self.propagate_hooks:
             hook(dbid, argv)
 

@@ -173,4 +173,8 @@ BITFIELD_TYPE = err(
 BITFIELD_OVERFLOW_TYPE = err("ERR Invalid OVERFLOW type specified")
 BITFIELD_RO_GET_ONLY = err("ERR BITFIELD_RO only supports the GET subcommand")
 
+# --- transactions and pub/sub (multi.c, pubsub.c) -------------------------------------
+EXECABORT_BECAUSE = b"EXECABORT Transaction discarded because of: %s"  # %s: the rejection, without "-ERR "
+SSUBSCRIBE_DENY_BLOCKING = err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+
 __all__ = [name for name in dir() if name.isupper() or name in ("err", "err_fmt", "wrong_arity", "unknown_subcommand", "proto_error")]
