@@ -112,11 +112,15 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def lookup_notouch(db, key):
-    """lookupKeyReadWithFlags(LOOKUP_NOTOUCH): expiry and hit/miss stats, no access clock."""
+def lookup_notouch(db, key, keymiss: bool = True):
+    """lookupKeyReadWithFlags(LOOKUP_NOTOUCH): expiry, hit/miss stats and the
+    "keymiss" event (unless ``keymiss`` is False: LOOKUP_NONOTIFY), no access clock."""
     v = db.peek(key)
     if v is None:
         db.misses += 1
+        node = db.node
+        if keymiss and node.notify_flags:
+            node.notify(kn.KEY_MISS, b"keymiss", key, db.id)
     else:
         db.hits += 1
     return v
@@ -142,12 +146,6 @@ def _propagate_as(c, argv) -> None:
     """Replicate/AOF this command as ``argv`` instead of as received."""
     if c.node.propagate_hooks:
         c.propagate_argv = argv
-
-
-def _notify_new(node, key: bytes, dbid: int) -> None:
-    """dbAdd's "new" event (class n, off unless asked for)."""
-    if node.notify_flags & kn.NEW:
-        node.notify(kn.NEW, b"new", key, dbid)
 
 
 def dup_value(v):
@@ -263,7 +261,6 @@ def _rename_generic(c, argv, nx: bool):
             return R.CZERO
         db.delete(dst)
     db.set(dst, v)
-    _notify_new(node, dst, db.id)
     if expire is not None:
         db.set_expire(dst, expire)
     db.delete(src)
@@ -310,7 +307,6 @@ def move_command(c, argv):
     if dst.lookup_write(key) is not None:
         return R.CZERO
     dst.set(key, v)
-    _notify_new(node, key, dst.id)
     if expire is not None:
         dst.set_expire(key, expire)
     src.delete(key)
@@ -366,7 +362,6 @@ def copy_command(c, argv):
     if delete:
         dst.delete(newkey)
     dst.set(newkey, newv)
-    _notify_new(node, newkey, dst.id)
     if expire is not None:
         dst.set_expire(newkey, expire)
     if node.notify_flags:
@@ -830,7 +825,7 @@ def object_refcount(node, v) -> int:
 
 
 def _object_lookup(c, argv):
-    return lookup_notouch(c.db, argv[2])
+    return lookup_notouch(c.db, argv[2], keymiss=False)
 
 
 @subcommand("object", "encoding", 3, "readonly", keys=(2, 2, 1), categories="keyspace",

@@ -93,11 +93,6 @@ def _propagate_as(c, argv) -> None:
         c.propagate_argv = argv
 
 
-def _notify_new(node, key: bytes, dbid: int) -> None:
-    """dbAdd's "new" event (class n, off unless asked for)."""
-    if node.notify_flags & kn.NEW:
-        node.notify(kn.NEW, b"new", key, dbid)
-
 
 def _string_too_long(c, size: int) -> bool:
     """checkStringLength: over proto-max-bulk-len (our master's writes are exempt)."""
@@ -193,8 +188,6 @@ def set_generic(c, key, value, flags: int = 0, expire_ms=None, ok_reply=R.OK, ab
     db.set(key, value, keepttl=bool(flags & OBJ_KEEPTTL))
     node.dirty += 1
     if node.notify_flags:
-        if not found:
-            _notify_new(node, key, db.id)
         node.notify(kn.STRING, b"set", key, db.id)
     if expire_ms is not None:
         db.set_expire(key, expire_ms)
@@ -280,11 +273,8 @@ def getset_command(c, argv):
     reply = reply_string(c, db.lookup_read(key))
     if reply is R.WRONGTYPE:
         return reply
-    found = node.notify_flags and db.lookup_write(key) is not None
     db.set(key, argv[2])
     if node.notify_flags:
-        if not found:
-            _notify_new(node, key, db.id)
         node.notify(kn.STRING, b"set", key, db.id)
     node.dirty += 1
     _propagate_as(c, [b"SET", key, argv[2]])
@@ -389,10 +379,7 @@ def _mset_generic(c, argv, nx: bool):
         dbid = db.id
         for j in range(1, argc, 2):
             key = argv[j]
-            found = db.lookup_write(key) is not None
             db.set(key, argv[j + 1])
-            if not found:
-                _notify_new(node, key, dbid)
             node.notify(kn.STRING, b"set", key, dbid)
     else:
         dbset = db.set
@@ -427,8 +414,6 @@ def append_command(c, argv):
     if v is None:
         db.set(key, arg)
         total = len(arg)
-        if node.notify_flags:
-            _notify_new(node, key, db.id)
     else:
         if v.__class__ is bytes:
             total = len(v) + len(arg)
@@ -485,8 +470,6 @@ def _incr_decr(c, key, incr: int):
     db.set(key, s, True)
     node = c.node
     if node.notify_flags:
-        if v is None:
-            _notify_new(node, key, db.id)
         node.notify(kn.STRING, b"incrby", key, db.id)
     node.dirty += 1
     return b":" + s + b"\r\n"
@@ -776,8 +759,6 @@ def incrbyfloat_command(c, argv):
     db.set(key, s, True)
     node = c.node
     if node.notify_flags:
-        if v is None:
-            _notify_new(node, key, db.id)
         node.notify(kn.STRING, b"incrbyfloat", key, db.id)
     node.dirty += 1
     # Replicated as the final value so float formatting cannot diverge.
@@ -855,8 +836,6 @@ def setrange_command(c, argv):
         v = bytearray(offset)
         v += value
         db.set(key, v)
-        if node.notify_flags:
-            _notify_new(node, key, db.id)
     else:
         if v.__class__ is not bytes and v.__class__ is not bytearray:
             return R.WRONGTYPE
