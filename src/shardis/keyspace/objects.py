@@ -92,10 +92,22 @@ class ZSet:
     """A sorted set: ``dict`` member -> score and ``sl`` ordered by (score, member).
 
     Ordering by (score, member) with bytes comparison is exactly Redis's
-    skiplist order (score, then memcmp of the member).
+    skiplist order (score, then memcmp of the member); -0.0 and 0.0 compare
+    equal there as they do in C.  ``encoding`` is b"listpack" or
+    b"skiplist" with Redis 7.0's rules, applied by ``insert`` (the limits are
+    passed in by the caller, who read them from the config).
+
+    A listpack stores a score as text written by d2string, which spells -0.0
+    as "0": a listpack-encoded set therefore never holds -0.0, while a
+    skiplist keeps the sign.  ``insert``/``update`` reproduce that, because
+    clients see it (ZSCORE answers "0" or "-0").
+
+    Every mutation goes through a method here so that ``scan_cache`` (the
+    hash-ordered member list ZSCAN walks, built on demand) is dropped when
+    the set changes.
     """
 
-    __slots__ = ("dict", "sl", "encoding")
+    __slots__ = ("dict", "sl", "encoding", "scan_cache")
     type_name = b"zset"
     type_code = OBJ_ZSET
 
@@ -103,12 +115,13 @@ class ZSet:
         self.dict: dict[bytes, float] = {}
         self.sl: SortedList = SortedList()
         self.encoding = b"listpack"
+        self.scan_cache = None
 
     def __len__(self) -> int:
         return len(self.dict)
 
     def add(self, member: bytes, score: float) -> None:
-        """Insert or update ``member`` with ``score``."""
+        """Insert or update ``member`` with ``score`` (no encoding rules; loaders use it)."""
         old = self.dict.get(member)
         if old is not None:
             if old == score:
@@ -116,13 +129,76 @@ class ZSet:
             self.sl.remove((old, member))
         self.dict[member] = score
         self.sl.add((score, member))
+        self.scan_cache = None
+
+    def insert(self, member: bytes, score: float, max_entries: int, max_value: int) -> None:
+        """Add a member that is not present (zsetAdd's insert branch).
+
+        A listpack that would exceed ``max_entries`` members, or receive a
+        member longer than ``max_value`` bytes, becomes a skiplist first.
+        """
+        d = self.dict
+        if self.encoding == b"listpack":
+            if len(d) >= max_entries or len(member) > max_value:
+                self.encoding = b"skiplist"
+            elif score == 0.0:
+                score = 0.0  # zzlInsertAt writes -0 as "0"
+        d[member] = score
+        self.sl.add((score, member))
+        self.scan_cache = None
+
+    def update(self, member: bytes, old: float, new: float) -> None:
+        """Move a present member from score ``old`` to ``new`` (the caller checked old != new)."""
+        if new == 0.0 and self.encoding == b"listpack":
+            new = 0.0
+        sl = self.sl
+        sl.remove((old, member))
+        sl.add((new, member))
+        self.dict[member] = new
+        self.scan_cache = None
 
     def remove(self, member: bytes) -> bool:
         score = self.dict.pop(member, None)
         if score is None:
             return False
         self.sl.remove((score, member))
+        self.scan_cache = None
         return True
+
+    def pop(self, last: bool):
+        """Remove and return the lowest (or highest) (score, member)."""
+        score, member = self.sl.pop(-1 if last else 0)
+        del self.dict[member]
+        self.scan_cache = None
+        return score, member
+
+    def remove_slice(self, start: int, stop: int) -> int:
+        """Remove the members ranked start..stop-1; returns how many."""
+        sl = self.sl
+        gone = sl[start:stop]
+        if not gone:
+            return 0
+        del sl[start:stop]
+        d = self.dict
+        for _, member in gone:
+            del d[member]
+        self.scan_cache = None
+        return len(gone)
+
+    def compact_if_fits(self, max_entries: int, max_value: int) -> None:
+        """zsetConvertToListpackIfNeeded: a result set small enough becomes a listpack."""
+        if self.encoding == b"listpack" or len(self.dict) > max_entries:
+            return
+        if any(len(m) > max_value for m in self.dict):
+            return
+        self.encoding = b"listpack"
+        if any(s == 0.0 for s in self.dict.values()):
+            d = self.dict
+            for m, s in d.items():
+                if s == 0.0:
+                    d[m] = 0.0
+            self.sl = SortedList((s, m) for m, s in d.items())
+        self.scan_cache = None
 
     def score(self, member: bytes):
         return self.dict.get(member)
@@ -132,6 +208,14 @@ class ZSet:
         if score is None:
             return None
         return self.sl.index((score, member))
+
+    def dup(self) -> "ZSet":
+        """A copy with the same members, scores and encoding (COPY, ZRANGESTORE of a whole set)."""
+        n = ZSet()
+        n.dict = dict(self.dict)
+        n.sl = self.sl.copy()
+        n.encoding = self.encoding
+        return n
 
     def __iter__(self):
         """(score, member) pairs in order."""

@@ -177,4 +177,20 @@ BITFIELD_RO_GET_ONLY = err("ERR BITFIELD_RO only supports the GET subcommand")
 EXECABORT_BECAUSE = b"EXECABORT Transaction discarded because of: %s"  # %s: the rejection, without "-ERR "
 SSUBSCRIBE_DENY_BLOCKING = err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
 
+# --- sorted sets and HyperLogLog (t_zset.c, hyperloglog.c) ---
+ZADD_NX_XX = err("ERR XX and NX options at the same time are not compatible")
+ZADD_INCR_PAIR = err("ERR INCR option supports a single increment-element pair")
+ZSET_NAN = err("ERR resulting score is not a number (NaN)")
+ZRANGE_NOT_FLOAT = err("ERR min or max is not a float")
+ZRANGE_NOT_LEX = err("ERR min or max not valid string range item")
+ZRANGE_LIMIT = err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+ZRANGE_WITHSCORES_BYLEX = err("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
+ZSET_NO_INPUT_KEY = "ERR at least 1 input key is needed for '%s' command"
+WEIGHT_NOT_FLOAT = err("ERR weight value is not a float")
+HLL_WRONGTYPE = err("WRONGTYPE Key is not a valid HyperLogLog string value.")
+HLL_INVALID = err("INVALIDOBJ Corrupted HLL object detected")
+HLL_NO_KEY = err("ERR The specified key does not exist")
+HLL_NOT_SPARSE = err("ERR HLL encoding is not sparse")
+PFDEBUG_UNKNOWN = "ERR Unknown PFDEBUG subcommand '%s'"
+
 __all__ = [name for name in dir() if name.isupper() or name in ("err", "err_fmt", "wrong_arity", "unknown_subcommand", "proto_error")]
