@@ -146,6 +146,10 @@ LPOS_COUNT_NEGATIVE = err("ERR COUNT can't be negative")
 LPOS_MAXLEN_NEGATIVE = err("ERR MAXLEN can't be negative")
 UNBLOCKED = err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
 CLIENT_UNBLOCK_REASON = err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+# getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) for SRANDMEMBER/HRANDFIELD counts
+COUNT_OUT_OF_LONG_RANGE = err(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+)
 
 # --- keyspace, strings, bitmaps (db.c, expire.c, object.c, t_string.c, bitops.c) ---
 GT_AND_LT = err("ERR GT and LT options at the same time are not compatible")

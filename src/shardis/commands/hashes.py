@@ -1,0 +1,581 @@
+"""Hash commands (t_hash.c): fields and values under one key, counters, random fields, HSCAN.
+
+A hash is a ``keyspace.objects.Hash`` (a dict field -> value).  Python dicts
+keep insertion order and update values in place, which is exactly the order
+of a Redis listpack-encoded hash (new fields appended, updated fields keep
+their place, deleted ones close up), so HGETALL, HKEYS, HVALS and HSCAN of a
+small hash are byte-identical to Redis's.  ``encoding`` turns from
+``listpack`` to ``hashtable`` when a field or value longer than
+``hash-max-listpack-value`` is written or the hash grows past
+``hash-max-listpack-entries``, at the points t_hash.c converts, and never
+back.
+
+HINCRBYFLOAT computes in x87 80-bit ``long double`` as Redis does, and
+prints with Redis's "%.17Lf, trailing zeros removed" format, so that
+``HINCRBYFLOAT h f 0.1`` answers ``0.1`` and not ``0.10000000000000001``.
+Python has no long double, so the helpers below do that arithmetic exactly
+with ``Fraction`` and round to a 64-bit significand with the x87 exponent
+range (round half to even, as the FPU and glibc's strtold do).
+
+Random fields and HSCAN cursors share the side index of commands/sets.py.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from fractions import Fraction
+
+from ..keyspace import notify as kn
+from ..keyspace.objects import Hash
+from ..protocol.resp import bulk
+from ..server import replies as R
+from ..server.commandtable import command
+from . import sets as _side
+from .strings import parse_int
+
+LONG_MAX = 2**63 - 1
+LLONG_MIN = -(2**63)
+_EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
+
+
+# --- long double arithmetic (x87 extended precision) ------------------------------------------
+
+LD_MANT_BITS = 64  # significand bits, the integer bit included
+LD_EMIN = -16382  # exponent of the smallest normal number
+LD_EMAX = 16383  # exponent of the largest finite number
+MAX_LONG_DOUBLE_CHARS = 5 * 1024  # longest string string2ld accepts, and ld2string's buffer
+LD_HUMAN_DIGITS = 17  # ld2string's LD_STR_HUMAN: "%.17Lf", then trailing zeros removed
+
+_DEC_RX = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+_HEX_RX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)\.?([0-9a-fA-F]*)(?:[pP]([+-]?\d+))?\Z")
+_INF_RX = re.compile(rb"[+-]?(inf|infinity)\Z", re.IGNORECASE)
+
+
+def ld_round(x: Fraction):
+    """``x`` rounded to the nearest long double: a Fraction, or ±inf on overflow."""
+    if x == 0:
+        return Fraction(0)
+    neg = x < 0
+    num, den = (-x.numerator if neg else x.numerator), x.denominator
+    e = num.bit_length() - den.bit_length()  # 2**e <= |x| < 2**(e+2)
+    if (num << -e if e < 0 else num) < (den << e if e >= 0 else den):
+        e -= 1
+    e = max(e, LD_EMIN)  # below the normal range the quantum stays 2**(EMIN-63)
+    q = e - (LD_MANT_BITS - 1)
+    n, d = (num << -q, den) if q < 0 else (num, den << q)
+    m, r = divmod(n, d)
+    if 2 * r > d or (2 * r == d and m & 1):
+        m += 1
+    if q + m.bit_length() - 1 > LD_EMAX:
+        return -math.inf if neg else math.inf
+    v = Fraction(m << q) if q >= 0 else Fraction(m, 1 << -q)
+    return -v if neg else v
+
+
+def string2ld(s: bytes):
+    """Redis's string2ld: the long double ``s`` denotes (Fraction or ±inf), or None.
+
+    Refused: empty or too long strings, leading spaces, anything strtold does
+    not read completely, NaN, and values out of range (overflow, or a
+    non-zero value that rounds to zero).
+    """
+    if not s or len(s) >= MAX_LONG_DOUBLE_CHARS:
+        return None
+    if _INF_RX.match(s):
+        return -math.inf if s[:1] == b"-" else math.inf
+    m = _DEC_RX.match(s)
+    if m is not None:
+        mant, exp = m.group(1), m.group(2)
+        e10 = int(exp[1:]) if exp else 0
+        int_part, _, frac = mant.partition(b".")
+        digits = (int_part + frac).lstrip(b"0")
+        if not digits:
+            return Fraction(0)
+        # Decimal exponent of the leading significant digit, to refuse absurd
+        # exponents before building huge integers.
+        lead = len(int_part.lstrip(b"0")) - 1 if int_part.lstrip(b"0") else -(len(frac) - len(frac.lstrip(b"0")) + 1)
+        mag = lead + e10
+        if mag > 4933:
+            return None
+        if mag < -4952:
+            return None
+        exact = Fraction(_digits_value(digits)) * Fraction(10) ** (mag - len(digits) + 1)
+    else:
+        m = _HEX_RX.match(s)
+        if m is None or not (m.group(2) or m.group(3)):
+            return None
+        sign, ipart, fpart, pexp = m.groups()
+        e2 = int(pexp) if pexp else 0
+        mant_int = int((ipart + fpart) or b"0", 16)
+        if mant_int == 0:
+            return Fraction(0)
+        shift = e2 - 4 * len(fpart)
+        top = mant_int.bit_length() + shift
+        if top > LD_EMAX + 2:
+            return None
+        if top < LD_EMIN - 70:
+            return None
+        exact = Fraction(mant_int << shift) if shift >= 0 else Fraction(mant_int, 1 << -shift)
+        if sign == b"-":
+            exact = -exact
+        v = ld_round(exact)
+        if v in (math.inf, -math.inf) or v == 0:
+            return None
+        return v
+    if s[:1] == b"-":
+        exact = -exact
+    v = ld_round(exact)
+    if v in (math.inf, -math.inf) or v == 0:
+        return None  # ERANGE: overflow, or underflow to zero
+    return v
+
+
+def _digits_value(d: bytes) -> int:
+    """int(d) for a string of decimal digits of any length (no str->int digit limit)."""
+    if len(d) < 4000:
+        return int(d)
+    v = 0
+    for i in range(0, len(d), 1000):
+        part = d[i:i + 1000]
+        v = v * 10 ** len(part) + int(part)
+    return v
+
+
+def _decimal_digits(n: int) -> bytes:
+    """Decimal digits of a non-negative int of any size (no int->str digit limit)."""
+    if n < 10**4000:
+        return b"%d" % n
+    chunk = 10**1000
+    parts = []
+    while n:
+        n, r = divmod(n, chunk)
+        parts.append(r)
+    out = b"%d" % parts[-1]
+    for r in reversed(parts[:-1]):
+        out += b"%01000d" % r
+    return out
+
+
+def ld2string_human(v: Fraction) -> bytes:
+    """ld2string(LD_STR_HUMAN): "%.17Lf" (round half to even), trailing zeros and "." removed."""
+    neg = v < 0
+    a = -v if neg else v
+    scale = 10**LD_HUMAN_DIGITS
+    q, r = divmod(a.numerator * scale, a.denominator)
+    if 2 * r > a.denominator or (2 * r == a.denominator and q & 1):
+        q += 1
+    ipart, fpart = divmod(q, scale)
+    frac = (b"%017d" % fpart).rstrip(b"0")
+    out = _decimal_digits(ipart) + (b"." + frac if frac else b"")
+    if neg and out != b"0":
+        out = b"-" + out
+    return out
+
+
+# --- hash helpers ---------------------------------------------------------------------------------
+
+
+def _lookup_write_or_create(c, key):
+    """hashTypeLookupWriteOrCreate: the hash at ``key`` (created empty if missing) or WRONGTYPE."""
+    db = c.db
+    h = db.lookup_write(key)
+    if h is None:
+        h = Hash()
+        db.set(key, h)
+        node = c.node
+        if node.notify_flags:
+            node.notify(kn.NEW, b"new", key, db.id)
+        return h
+    if not isinstance(h, Hash):
+        return R.WRONGTYPE
+    return h
+
+
+def _try_conversion(c, h: Hash, args) -> None:
+    """hashTypeTryConversion: any field/value argument too long for a listpack converts."""
+    if h.encoding == b"listpack":
+        limit = c.node.config["hash-max-listpack-value"]
+        for a in args:
+            if len(a) > limit:
+                h.encoding = b"hashtable"
+                return
+
+
+def _hash_set(c, h: Hash, field: bytes, value: bytes) -> bool:
+    """hashTypeSet: store, convert past the listpack limits; True when the field is new."""
+    if h.encoding == b"listpack":
+        limit = c.node.config["hash-max-listpack-value"]
+        if len(field) > limit or len(value) > limit:
+            h.encoding = b"hashtable"
+    new = field not in h
+    h[field] = value
+    if new:
+        if h.encoding == b"listpack" and len(h) > c.node.config["hash-max-listpack-entries"]:
+            h.encoding = b"hashtable"
+        if _side._TRACKED:
+            _side.note_added(h, field)
+    return new
+
+
+def _get_hash_read(c, key):
+    h = c.db.lookup_read(key)
+    if h is not None and not isinstance(h, Hash):
+        return R.WRONGTYPE
+    return h
+
+
+def _pairs_reply(c, pairs, withvalues: bool) -> bytes:
+    """HRANDFIELD's reply: fields, or field/value pairs (flat in RESP2, 2-arrays in RESP3)."""
+    resp3 = c.resp.version > 2
+    parts = [b"*%d\r\n" % (len(pairs) * 2 if withvalues and not resp3 else len(pairs))]
+    for f, v in pairs:
+        if withvalues:
+            if resp3:
+                parts.append(b"*2\r\n")
+            parts.append(b"$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(f), f, len(v), v))
+        else:
+            parts.append(b"$%d\r\n%b\r\n" % (len(f), f))
+    return b"".join(parts)
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def _hset_generic(c, argv, ok_reply: bool) -> bytes:
+    if len(argv) % 2 == 1:
+        return R.wrong_arity(argv[0])
+    key = argv[1]
+    h = _lookup_write_or_create(c, key)
+    if h.__class__ is bytes:
+        return h
+    _try_conversion(c, h, argv[2:])
+    created = 0
+    for i in range(2, len(argv), 2):
+        if _hash_set(c, h, argv[i], argv[i + 1]):
+            created += 1
+    db = c.db
+    db.modified(key)
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.HASH, b"hset", key, db.id)
+    node.dirty += (len(argv) - 2) // 2
+    return R.OK if ok_reply else b":%d\r\n" % created
+
+
+@command("hset", -4, "write denyoom fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Set the string value of a hash field", since="2.0.0",
+         complexity="O(1) for each field/value pair added, so O(N) to add N field/value pairs when the "
+                    "command is called with multiple field/value pairs.")
+def hset_command(c, argv):
+    return _hset_generic(c, argv, False)
+
+
+@command("hmset", -4, "write denyoom fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Set multiple hash fields to multiple values", since="2.0.0",
+         complexity="O(N) where N is the number of fields being set.")
+def hmset_command(c, argv):
+    return _hset_generic(c, argv, True)
+
+
+@command("hsetnx", 4, "write denyoom fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Set the value of a hash field, only if the field does not exist", since="2.0.0",
+         complexity="O(1)")
+def hsetnx_command(c, argv):
+    key = argv[1]
+    h = _lookup_write_or_create(c, key)
+    if h.__class__ is bytes:
+        return h
+    if argv[2] in h:
+        return R.CZERO
+    _try_conversion(c, h, argv[2:4])
+    _hash_set(c, h, argv[2], argv[3])
+    db = c.db
+    db.modified(key)
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.HASH, b"hset", key, db.id)
+    node.dirty += 1
+    return R.CONE
+
+
+@command("hget", 3, "readonly fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Get the value of a hash field", since="2.0.0", complexity="O(1)")
+def hget_command(c, argv):
+    h = c.db.lookup_read(argv[1])
+    if h is None:
+        return c.resp.null
+    if not isinstance(h, Hash):
+        return R.WRONGTYPE
+    v = h.get(argv[2])
+    if v is None:
+        return c.resp.null
+    return b"$%d\r\n%b\r\n" % (len(v), v)
+
+
+@command("hmget", -3, "readonly fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Get the values of all the given hash fields", since="2.0.0",
+         complexity="O(N) where N is the number of fields being requested.")
+def hmget_command(c, argv):
+    h = _get_hash_read(c, argv[1])
+    if h.__class__ is bytes:
+        return h
+    if h is None:
+        h = {}
+    null = c.resp.null
+    parts = [b"*%d\r\n" % (len(argv) - 2)]
+    for f in argv[2:]:
+        v = h.get(f)
+        parts.append(null if v is None else b"$%d\r\n%b\r\n" % (len(v), v))
+    return b"".join(parts)
+
+
+@command("hdel", -3, "write fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Delete one or more hash fields", since="2.0.0",
+         complexity="O(N) where N is the number of fields to be removed.")
+def hdel_command(c, argv):
+    key = argv[1]
+    db = c.db
+    h = db.lookup_write(key)
+    if h is None:
+        return R.CZERO
+    if not isinstance(h, Hash):
+        return R.WRONGTYPE
+    deleted = 0
+    removed_key = False
+    for f in argv[2:]:
+        if f in h:
+            del h[f]
+            if _side._TRACKED:
+                _side.note_removed(h, f)
+            deleted += 1
+            if not h:
+                db.delete(key)
+                if _side._TRACKED:
+                    _side.forget(h)
+                removed_key = True
+                break
+    if deleted:
+        node = c.node
+        db.modified(key)
+        if node.notify_flags:
+            node.notify(kn.HASH, b"hdel", key, db.id)
+            if removed_key:
+                node.notify(kn.GENERIC, b"del", key, db.id)
+        node.dirty += deleted
+    return b":%d\r\n" % deleted
+
+
+@command("hlen", 2, "readonly fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Get the number of fields in a hash", since="2.0.0", complexity="O(1)")
+def hlen_command(c, argv):
+    h = _get_hash_read(c, argv[1])
+    if h.__class__ is bytes:
+        return h
+    return b":%d\r\n" % (len(h) if h is not None else 0)
+
+
+@command("hstrlen", 3, "readonly fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Get the length of the value of a hash field", since="3.2.0", complexity="O(1)")
+def hstrlen_command(c, argv):
+    h = _get_hash_read(c, argv[1])
+    if h.__class__ is bytes:
+        return h
+    v = h.get(argv[2]) if h is not None else None
+    return b":%d\r\n" % (len(v) if v is not None else 0)
+
+
+@command("hexists", 3, "readonly fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Determine if a hash field exists", since="2.0.0", complexity="O(1)")
+def hexists_command(c, argv):
+    h = _get_hash_read(c, argv[1])
+    if h.__class__ is bytes:
+        return h
+    return R.CONE if h is not None and argv[2] in h else R.CZERO
+
+
+def _getall_generic(c, argv, keys: bool, values: bool) -> bytes:
+    h = _get_hash_read(c, argv[1])
+    if h.__class__ is bytes:
+        return h
+    both = keys and values
+    if h is None:
+        return c.resp.map_header(0) if both else b"*0\r\n"
+    if both:
+        parts = [c.resp.map_header(len(h))]
+        for f, v in h.items():
+            parts.append(b"$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(f), f, len(v), v))
+    else:
+        parts = [b"*%d\r\n" % len(h)]
+        for x in (h.keys() if keys else h.values()):
+            parts.append(b"$%d\r\n%b\r\n" % (len(x), x))
+    return b"".join(parts)
+
+
+@command("hkeys", 2, "readonly", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Get all the fields in a hash", since="2.0.0",
+         complexity="O(N) where N is the size of the hash.", tips=("nondeterministic_output_order",))
+def hkeys_command(c, argv):
+    return _getall_generic(c, argv, True, False)
+
+
+@command("hvals", 2, "readonly", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Get all the values in a hash", since="2.0.0",
+         complexity="O(N) where N is the size of the hash.", tips=("nondeterministic_output_order",))
+def hvals_command(c, argv):
+    return _getall_generic(c, argv, False, True)
+
+
+@command("hgetall", 2, "readonly", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Get all the fields and values in a hash", since="2.0.0",
+         complexity="O(N) where N is the size of the hash.", tips=("nondeterministic_output_order",))
+def hgetall_command(c, argv):
+    return _getall_generic(c, argv, True, True)
+
+
+@command("hincrby", 4, "write denyoom fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Increment the integer value of a hash field by the given number", since="2.0.0",
+         complexity="O(1)")
+def hincrby_command(c, argv):
+    incr = parse_int(argv[3])
+    if incr is None:
+        return R.NOT_INTEGER
+    key = argv[1]
+    h = _lookup_write_or_create(c, key)
+    if h.__class__ is bytes:
+        return h
+    field = argv[2]
+    old = h.get(field)
+    value = 0
+    if old is not None:
+        value = parse_int(old)
+        if value is None:
+            return R.HASH_NOT_INTEGER
+    new = value + incr
+    if not LLONG_MIN <= new <= LONG_MAX:
+        return R.OVERFLOW
+    _hash_set(c, h, field, b"%d" % new)
+    db = c.db
+    db.modified(key)
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.HASH, b"hincrby", key, db.id)
+    node.dirty += 1
+    return b":%d\r\n" % new
+
+
+@command("hincrbyfloat", 4, "write denyoom fast", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Increment the float value of a hash field by the given amount", since="2.6.0",
+         complexity="O(1)")
+def hincrbyfloat_command(c, argv):
+    incr = string2ld(argv[3])
+    if incr is None:
+        return R.NOT_FLOAT
+    if isinstance(incr, float):  # only infinities are floats here
+        return R.VALUE_NAN_OR_INF
+    key = argv[1]
+    h = _lookup_write_or_create(c, key)
+    if h.__class__ is bytes:
+        return h
+    field = argv[2]
+    old = h.get(field)
+    value = Fraction(0)
+    if old is not None:
+        value = string2ld(old)
+        if value is None:
+            return R.HASH_NOT_FLOAT
+    if isinstance(value, float):
+        return R.INCR_FLOAT_NAN  # inf + finite stays infinite
+    total = ld_round(value + incr)
+    if isinstance(total, float):
+        return R.INCR_FLOAT_NAN
+    new = ld2string_human(total)
+    _hash_set(c, h, field, new)
+    db = c.db
+    db.modified(key)
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.HASH, b"hincrbyfloat", key, db.id)
+    node.dirty += 1
+    # Replicated as HSET with the final value, so replicas cannot drift.
+    c.propagate_argv = [b"HSET", key, field, new]
+    return b"$%d\r\n%b\r\n" % (len(new), new)
+
+
+@command("hrandfield", -2, "readonly", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Get one or multiple random fields from a hash", since="6.2.0",
+         complexity="O(N) where N is the number of fields returned", tips=("nondeterministic_output",))
+def hrandfield_command(c, argv):
+    argc = len(argv)
+    if argc >= 3:
+        count = parse_int(argv[2])
+        if count is None:
+            return R.NOT_INTEGER
+        if count < -LONG_MAX:
+            return R.COUNT_OUT_OF_LONG_RANGE
+        withvalues = False
+        if argc > 4 or (argc == 4 and argv[3].lower() != b"withvalues"):
+            return R.SYNTAX
+        if argc == 4:
+            withvalues = True
+            if not -(LONG_MAX // 2) <= count <= LONG_MAX // 2:
+                return R.VALUE_OUT_OF_RANGE
+        return _hrandfield_count(c, argv[1], count, withvalues)
+    h = _get_hash_read(c, argv[1])
+    if h.__class__ is bytes:
+        return h
+    if h is None:
+        return c.resp.null
+    return bulk(_side.random_member(h))
+
+
+def _hrandfield_count(c, key, count: int, withvalues: bool) -> bytes:
+    h = _get_hash_read(c, key)
+    if h.__class__ is bytes:
+        return h
+    if h is None or count == 0:
+        return b"*0\r\n"
+    if count < 0 or count == 1:
+        # With repetition (or a single field): independent draws.
+        fields = _side.random_members(h, -count if count < 0 else 1)
+    elif count >= len(h):
+        fields = list(h)
+    elif h.encoding == b"listpack":
+        # Redis samples a small hash in listpack order.
+        keys = list(h)
+        fields = [keys[i] for i in sorted(random.sample(range(len(keys)), count))]
+    else:
+        fields = _side.sample_members(h, count)
+    return _pairs_reply(c, [(f, h[f]) for f in fields], withvalues)
+
+
+@command("hscan", -3, "readonly", keys=(1, 1, 1), group="hash", categories="hash",
+         summary="Incrementally iterate hash fields and associated values", since="2.8.0",
+         complexity="O(1) for every call. O(N) for a complete iteration, including enough command calls "
+                    "for the cursor to return back to 0. N is the number of elements inside the collection..",
+         tips=("nondeterministic_output",))
+def hscan_command(c, argv):
+    cursor = _side.parse_scan_cursor(argv[2])
+    if cursor is None:
+        return R.INVALID_CURSOR
+    h = _get_hash_read(c, argv[1])
+    if h.__class__ is bytes:
+        return h
+    if h is None:
+        return _EMPTY_SCAN
+    opts = _side.parse_scan_options(argv, 3)
+    if opts.__class__ is bytes:
+        return opts
+    count, match = opts
+    if h.encoding == b"listpack":
+        cursor, fields = 0, list(h)
+    else:
+        cursor, fields = _side.scan_members(h, cursor, count)
+    if match is not None:
+        fields = [f for f in fields if match(f)]
+    items = []
+    for f in fields:
+        items.append(f)
+        items.append(h[f])
+    return _side.scan_reply(cursor, items)
