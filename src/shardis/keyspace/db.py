@@ -278,6 +278,8 @@ class Database:
         self.access, other.access = other.access, self.access
         self.expiry_heap, other.expiry_heap = other.expiry_heap, self.expiry_heap
         self.avg_ttl, other.avg_ttl = other.avg_ttl, self.avg_ttl
+        # each slot index follows its keys (cluster mode)
+        self.slot_index, other.slot_index = other.slot_index, self.slot_index
 
     def __len__(self) -> int:
         return len(self.data)

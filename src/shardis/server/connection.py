@@ -9,7 +9,10 @@ Each command takes one of two routes:
 
 * the fast path, when the command exists, its arity is right, and neither
   this client (``fast``) nor the node (``node.fast``) is in a state where any
-  check of process_command could matter: the handler runs directly;
+  check of process_command could matter: the handler runs directly.  In
+  cluster mode (``node.cluster_fast``) that also holds for keyless commands
+  and for single-key commands whose slot this node serves with no migration
+  going on (``node.cluster.owned``): routing would let them through anyway;
 * otherwise ``dispatch.process_command``, which runs Redis's checks in
   Redis's order.
 
@@ -28,6 +31,7 @@ import time
 
 import hiredis
 
+from ..cluster.slots import key_slot
 from ..protocol.resp import RESP2, ProtocolError, RequestReader
 from . import dispatch, replies
 from .commandtable import _FAST, lookup
@@ -249,9 +253,19 @@ class Client(asyncio.Protocol):
                 if (
                     cmd is not None
                     and self.fast
-                    and node.fast
                     and cmd.fastpath
                     and ((a := cmd.arity) == len(argv) or (a < 0 and len(argv) >= -a))
+                    and (
+                        node.fast
+                        # cluster mode: keyless, or one key in a slot this node serves
+                        or node.cluster_fast
+                        and (
+                            not cmd.has_keys
+                            or cmd.first_key == 1 == cmd.last_key
+                            and not cmd.movablekeys
+                            and node.cluster.owned[key_slot(argv[1])]
+                        )
+                    )
                 ):
                     if cmd.untimed:
                         try:

@@ -61,6 +61,10 @@ class Node:
         self.pause_all = False  # True: ALL; False: WRITE only
         self.paused_clients: list = []
         self.fast = True
+        # Cluster mode: true when only cluster routing keeps ``fast`` false; the
+        # connection then runs keyless commands, and single-key commands whose
+        # slot this node serves (cluster.owned), on the fast path.
+        self.cluster_fast = False
         # persistence bookkeeping (filled in by the persistence subsystem)
         self.dirty = 0
         self.lastsave = int(self.start_time)
@@ -106,10 +110,9 @@ class Node:
         return self.master is not None
 
     def update_fast(self) -> None:
-        """Recompute the node-wide fast-path flag after a state change."""
-        self.fast = (
-            self.cluster is None
-            and not self.propagate_hooks
+        """Recompute the node-wide fast-path flags after a state change."""
+        self.cluster_fast = (
+            not self.propagate_hooks
             and not self.monitors
             and not self.loading
             and self.paused_until == 0.0
@@ -117,6 +120,7 @@ class Node:
             and self.lastbgsave_ok
             and self.config["maxmemory"] == 0
         )
+        self.fast = self.cluster_fast and self.cluster is None
 
     def _on_slowlog_change(self, value, old) -> None:
         # Negative disables the slow log; compare in ns on the hot path.
@@ -217,6 +221,10 @@ class Node:
             srv = await self.loop.create_unix_server(factory, path=self.config["unixsocket"])
             os.chmod(self.config["unixsocket"], self.config["unixsocketperm"] or 0o700)
             self.servers.append(srv)
+        if self.config["cluster-enabled"]:
+            from ..cluster import enable as enable_cluster
+
+            await enable_cluster(self)  # sets self.cluster (raises ClusterInitError, an OSError)
         self.update_fast()
         self._cron_handle = self.loop.call_later(1.0 / self.hz, self._cron)
 

@@ -197,4 +197,46 @@ HLL_NO_KEY = err("ERR The specified key does not exist")
 HLL_NOT_SPARSE = err("ERR HLL encoding is not sparse")
 PFDEBUG_UNKNOWN = "ERR Unknown PFDEBUG subcommand '%s'"
 
+# --- cluster (cluster.c) ----------------------------------------------------------------
+CROSSSLOT = err("CROSSSLOT Keys in request don't hash to the same slot")
+TRYAGAIN = err("TRYAGAIN Multiple keys request during rehashing of slot")
+CLUSTERDOWN = err("CLUSTERDOWN The cluster is down")
+CLUSTERDOWN_RO = err("CLUSTERDOWN The cluster is down and only accepts read commands")
+CLUSTERDOWN_UNBOUND = err("CLUSTERDOWN Hash slot not served")
+CLUSTER_DISABLED = err("ERR This instance has cluster support disabled")
+CLUSTER_BAD_SLOT = err("ERR Invalid or out of range slot")
+CLUSTER_INVALID_SLOT = err("ERR Invalid slot")
+CLUSTER_INVALID_SLOT_OR_COUNT = err("ERR Invalid slot or number of keys")
+CLUSTER_SLOT_BUSY = "ERR Slot %d is already busy"
+CLUSTER_SLOT_UNASSIGNED = "ERR Slot %d is already unassigned"
+CLUSTER_SLOT_TWICE = "ERR Slot %d specified multiple times"
+CLUSTER_RANGE_ORDER = "ERR start slot number %d is greater than end slot number %d"
+CLUSTER_UNKNOWN_NODE = "ERR Unknown node %s"
+CLUSTER_DONT_KNOW_NODE = "ERR I don't know about node %s"
+CLUSTER_BAD_BASE_PORT = "ERR Invalid TCP base port specified: %s"
+CLUSTER_BAD_BUS_PORT = "ERR Invalid TCP bus port specified: %s"
+CLUSTER_BAD_ADDRESS = "ERR Invalid node address specified: %s:%s"
+CLUSTER_FLUSHSLOTS_NOT_EMPTY = err("ERR DB must be empty to perform CLUSTER FLUSHSLOTS.")
+CLUSTER_SETSLOT_REPLICA = err("ERR Please use SETSLOT only with masters.")
+CLUSTER_NOT_OWNER = "ERR I'm not the owner of hash slot %u"
+CLUSTER_ALREADY_OWNER = "ERR I'm already the owner of hash slot %u"
+CLUSTER_TARGET_NOT_MASTER = err("ERR Target node is not a master")
+CLUSTER_SLOT_HAS_KEYS = (
+    "ERR Can't assign hashslot %d to a different node while I still hold keys for this hash slot."
+)
+CLUSTER_SETSLOT_SYNTAX = err("ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP")
+CLUSTER_SAVECONFIG_FAILED = "ERR error saving the cluster node config: %s"
+CLUSTER_FORGET_MYSELF = err("ERR I tried hard but I can't forget myself...")
+CLUSTER_FORGET_MASTER = err("ERR Can't forget my master!")
+CLUSTER_REPLICATE_MYSELF = err("ERR Can't replicate myself")
+CLUSTER_REPLICATE_REPLICA = err("ERR I can only replicate a master, not a replica.")
+CLUSTER_REPLICATE_NOT_EMPTY = err("ERR To set a master the node must be empty and without assigned slots.")
+CLUSTER_NOT_A_MASTER = err("ERR The specified node is not a master")
+CLUSTER_BAD_CONFIG_EPOCH = "ERR Invalid config epoch specified: %d"
+CLUSTER_EPOCH_NODES_KNOWN = err(
+    "ERR The user can assign a config epoch only when the node does not know any other node."
+)
+CLUSTER_EPOCH_NONZERO = err("ERR Node config epoch is already non-zero")
+CLUSTER_RESET_WITH_KEYS = err("ERR CLUSTER RESET can't be called with master nodes containing keys")
+
 __all__ = [name for name in dir() if name.isupper() or name in ("err", "err_fmt", "wrong_arity", "unknown_subcommand", "proto_error")]
