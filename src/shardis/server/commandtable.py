@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["Command", "command", "subcommand", "TABLE", "lookup", "get_keys", "KeySpecError"]
+__all__ = ["Command", "command", "subcommand", "describe", "TABLE", "lookup", "get_keys", "KeySpecError"]
 
 # Flags that map to ACL categories the way Redis's setImplicitACLCategories does.
 _IMPLICIT_CATEGORIES = (
@@ -53,6 +53,15 @@ class Command:
     tips: tuple = ()
     parent: "Command | None" = None
     subcommands: dict = field(default_factory=dict)  # bytes (lower) -> Command
+    # Redis's key specs and documentation, as its command JSON files give them
+    # (COMMAND INFO / COMMAND DOCS; see commands/server.py for the shapes).  A
+    # command without key specs gets one derived from (first, last, step).
+    key_specs: tuple = ()
+    arguments: tuple = ()
+    history: tuple = ()  # ((version, description), ...)
+    doc_flags: tuple = ()  # "deprecated", "syscmd"
+    deprecated_since: str = ""
+    replaced_by: str = ""
     # Runtime statistics (INFO commandstats).
     calls: int = 0
     ns: int = 0  # total time spent, in ns (INFO commandstats shows usec)
@@ -198,6 +207,27 @@ def subcommand(
         return handler
 
     return register
+
+
+_DOC_FIELDS = ("key_specs", "arguments", "history", "doc_flags", "deprecated_since", "replaced_by")
+
+
+def describe(**fields):
+    """Decorator over ``@command``/``@subcommand``: add key specs and documentation.
+
+    For declarations that would otherwise be long: the same fields can be
+    passed to ``command``/``subcommand`` directly.
+    """
+    unknown = set(fields) - set(_DOC_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown command fields: {sorted(unknown)}")
+
+    def apply(handler):
+        for k, v in fields.items():
+            setattr(handler.command, k, v)
+        return handler
+
+    return apply
 
 
 def lookup(name: bytes) -> Command | None:

@@ -129,6 +129,58 @@ def proto_error(detail: str) -> bytes:
     return err(PROTO_ERROR % detail)
 
 
+__all__ = [name for name in dir() if name.isupper() or name in ("err", "err_fmt", "wrong_arity", "unknown_subcommand", "proto_error")]
+
+
+# --- connection and server commands (networking.c, server.c, config.c, debug.c ...) ----
+PROTOVER_NOT_INT = err("ERR Protocol version is not an integer or out of range")
+HELLO_SYNTAX = "ERR Syntax error in HELLO option '%s'"
+HELLO_NOAUTH = err(
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+    "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
+    "the RESP protocol version at the same time"
+)
+BAD_CLIENT_NAME = err("ERR Client names cannot contain spaces, newlines or special characters.")
+INT_RANGE = "ERR value is out of range, value must between %d and %d"
+UNKNOWN_CLIENT_TYPE = "ERR Unknown client type '%s'"
+INVALID_CLIENT_ID = err("ERR Invalid client ID")
+NO_SUCH_CLIENT = err("ERR No such client")
+CLIENT_ID_POSITIVE = err("ERR client-id should be greater than 0")
+NO_SUCH_USER = "ERR No such user '%s'"
+TIMEOUT_NOT_INTEGER = err("ERR timeout is not an integer or out of range")
+PAUSE_MODE = err("ERR CLIENT PAUSE mode must be WRITE or ALL")
+SUBCOMMAND_SYNTAX = "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
+CONFIG_SET_FAILED = "ERR CONFIG SET failed (possibly related to argument '%s') - %s"
+CONFIG_SET_UNKNOWN = "ERR Unknown option or number of arguments for CONFIG SET - '%s'"
+NO_CONFIG_FILE = err("ERR The server is running without a config file")
+CONFIG_REWRITE_FAILED = "ERR Rewriting config file: %s"
+SLOWLOG_COUNT = err("ERR count should be greater than or equal to -1")
+NO_SHUTDOWN_IN_PROGRESS = err("ERR No shutdown in progress.")
+PROTECTED_COMMAND = (
+    "ERR %s command not allowed. If the %s option is set to \"local\", you can run it from a "
+    "local connection, otherwise you need to set this option in the configuration file, and "
+    "then restart the server."
+)
+INVALID_COMMAND = err("ERR Invalid command specified")
+COMMAND_NO_KEYS = err("ERR The command has no key arguments")
+COMMAND_BAD_ARITY = err("ERR Invalid number of arguments specified for command")
+COMMAND_BAD_ARGS = err("ERR Invalid arguments specified for command")
+FUNCTION_FLUSH_MODE = err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+FUNCTION_UNKNOWN_ARG = "ERR Unknown argument %s"
+FUNCTION_NO_LIBNAME = err("ERR library name argument was not given")
+FUNCTION_LIBRARY_NOT_FOUND = err("ERR Library not found")
+NOTBUSY = err("NOTBUSY No scripts in execution right now.")
+LATENCY_NO_SAMPLES = "ERR No samples available for event '%s'"
+INVALID_FIRST_DB = err("ERR invalid first DB index")
+INVALID_SECOND_DB = err("ERR invalid second DB index")
+SWAPDB_CLUSTER = err("ERR SWAPDB is not allowed in cluster mode")
+DEBUG_PROTOCOL_TYPE = err(
+    "ERR Wrong protocol type name. Please use one of the following: "
+    "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"
+)
+RESP2_UNSUPPORTED = err("ERR RESP2 is not supported by this command")
+REPLICA_KEYSPACE = err("ERR Replica can't interact with the keyspace")
+
 # --- hashes, lists, sets, blocking (t_hash.c, t_list.c, t_set.c, blocked.c) ---
 HASH_NOT_INTEGER = err("ERR hash value is not an integer")
 HASH_NOT_FLOAT = err("ERR hash value is not a float")
@@ -177,10 +229,6 @@ BITFIELD_TYPE = err(
 BITFIELD_OVERFLOW_TYPE = err("ERR Invalid OVERFLOW type specified")
 BITFIELD_RO_GET_ONLY = err("ERR BITFIELD_RO only supports the GET subcommand")
 
-# --- transactions and pub/sub (multi.c, pubsub.c) -------------------------------------
-EXECABORT_BECAUSE = b"EXECABORT Transaction discarded because of: %s"  # %s: the rejection, without "-ERR "
-SSUBSCRIBE_DENY_BLOCKING = err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
-
 # --- sorted sets and HyperLogLog (t_zset.c, hyperloglog.c) ---
 ZADD_NX_XX = err("ERR XX and NX options at the same time are not compatible")
 ZADD_INCR_PAIR = err("ERR INCR option supports a single increment-element pair")
@@ -196,6 +244,10 @@ HLL_INVALID = err("INVALIDOBJ Corrupted HLL object detected")
 HLL_NO_KEY = err("ERR The specified key does not exist")
 HLL_NOT_SPARSE = err("ERR HLL encoding is not sparse")
 PFDEBUG_UNKNOWN = "ERR Unknown PFDEBUG subcommand '%s'"
+
+# --- transactions and pub/sub (multi.c, pubsub.c) -------------------------------------
+EXECABORT_BECAUSE = b"EXECABORT Transaction discarded because of: %s"  # %s: the rejection, without "-ERR "
+SSUBSCRIBE_DENY_BLOCKING = err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
 
 # --- cluster (cluster.c) ----------------------------------------------------------------
 CROSSSLOT = err("CROSSSLOT Keys in request don't hash to the same slot")
