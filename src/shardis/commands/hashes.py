@@ -183,10 +183,7 @@ def _lookup_write_or_create(c, key):
     h = db.lookup_write(key)
     if h is None:
         h = Hash()
-        db.set(key, h)
-        node = c.node
-        if node.notify_flags:
-            node.notify(kn.NEW, b"new", key, db.id)
+        db.set(key, h)  # emits the "new" event
         return h
     if not isinstance(h, Hash):
         return R.WRONGTYPE

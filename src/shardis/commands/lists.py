@@ -32,7 +32,7 @@ from ..keyspace.blocking import (
     signal_key_ready,
 )
 from ..keyspace.objects import List
-from ..protocol.resp import bulk, bulk_array, integer
+from ..protocol.resp import bulk, bulk_array
 from ..server import replies as R
 from ..server.commandtable import KeySpecError, command, subcommand
 from .strings import parse_int
@@ -53,10 +53,7 @@ _PUSH_EVENT = {LIST_HEAD: b"lpush", LIST_TAIL: b"rpush"}
 def _new_list(c, db, key) -> List:
     """dbAdd of an empty list (the caller fills it before returning)."""
     lst = List()
-    db.set(key, lst)
-    node = c.node
-    if node.notify_flags:
-        node.notify(kn.NEW, b"new", key, db.id)
+    db.set(key, lst)  # emits the "new" event
     return lst
 
 

@@ -312,8 +312,6 @@ def sadd_command(c, argv):
     if s is None:
         s = _new_set(argv[2])
         db.set(key, s)
-        if node.notify_flags:
-            node.notify(kn.NEW, b"new", key, db.id)
     elif not isinstance(s, Set):
         return R.WRONGTYPE
     max_intset = node.config["set-max-intset-entries"]
@@ -382,8 +380,6 @@ def smove_command(c, argv):
     if dst is None:
         dst = _new_set(member)
         db.set(dstkey, dst)
-        if node.notify_flags:
-            node.notify(kn.NEW, b"new", dstkey, db.id)
     else:
         db.modified(dstkey)
     node.dirty += 1
@@ -602,8 +598,6 @@ def _store(c, dstkey, members, event: bytes) -> bytes:
     if members:
         s = _result_set(members, node.config["set-max-intset-entries"])
         db.set(dstkey, s)
-        if old is None and node.notify_flags:
-            node.notify(kn.NEW, b"new", dstkey, db.id)
         if old is not None and _TRACKED:
             forget(old)
         if node.notify_flags:
