@@ -177,9 +177,14 @@ def _parse_long_double(arg: bytes):
         if mag > LDBL_MAX_EXP10 or mag < LDBL_TRUE_MIN_EXP10 - 1:
             return None
         try:
-            return float(arg)
+            v = float(arg)
         except (ValueError, OverflowError):
             return None
+        if v == 0.0:
+            # Below a double's range but not a long double's: keep its sign and
+            # that it is not zero (it still rounds up to 1 ms, or to 0 when negative).
+            v = -5e-324 if arg[:1] == b"-" else 5e-324
+        return v
     m = _HEX_RX.match(arg)
     if m is not None:
         text = arg.decode()
