@@ -23,6 +23,16 @@ from ..server.commandtable import command
 _STRING_TYPES = (bytes, bytearray)
 
 
+def _spec(flags: str, index: int, lastkey: int = 0, notes: str | None = None) -> dict:
+    spec = {"flags": tuple(flags.split()), "begin_search": ("index", index), "find_keys": ("range", lastkey, 1, 0)}
+    if notes:
+        spec["notes"] = notes
+    return spec
+
+
+_PFCOUNT_NOTE = "RW because it may change the internal representation of the key, and propagate to replicas"
+
+
 def _hll_value(db, key, v):
     """isHLLObjectOrReply + dbUnshareStringValue: the value as a mutable HLL, or an error frame."""
     if v.__class__ not in _STRING_TYPES:
@@ -45,6 +55,7 @@ def _check_hll(v):
 
 
 @command("pfadd", -2, "write denyoom fast", keys=(1, 1, 1), group="hyperloglog", categories="hyperloglog",
+         key_specs=(_spec("RW insert", 1),),
          summary="Adds the specified elements to the specified HyperLogLog.", since="2.8.9",
          complexity="O(1) to add every element.")
 def pfadd_command(c, argv):
@@ -86,6 +97,7 @@ def pfadd_command(c, argv):
 
 
 @command("pfcount", -2, "readonly", keys=(1, -1, 1), group="hyperloglog", categories="hyperloglog",
+         key_specs=(_spec("RW access", 1, -1, _PFCOUNT_NOTE),),
          summary="Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
          since="2.8.9",
          complexity="O(1) with a very small average constant time when called with a single key. O(N) with N "
@@ -128,6 +140,7 @@ def pfcount_command(c, argv):
 
 
 @command("pfmerge", -2, "write denyoom", keys=(1, -1, 1), group="hyperloglog", categories="hyperloglog",
+         key_specs=(_spec("RW access insert", 1), _spec("RO access", 2, -1)),
          summary="Merge N different HyperLogLogs into a single one.", since="2.8.9",
          complexity="O(N) to merge N HyperLogLogs, but with high constant times.")
 def pfmerge_command(c, argv):
@@ -196,6 +209,7 @@ def _merge_into_sparse(buf, acc, max_bytes: int) -> None:
 
 
 @command("pfdebug", 3, "write denyoom admin", keys=(2, 2, 1), group="hyperloglog", categories="hyperloglog",
+         key_specs=(_spec("RW access", 2),),
          summary="Internal commands for debugging HyperLogLog values", since="2.8.9", complexity="N/A")
 def pfdebug_command(c, argv):
     db = c.db

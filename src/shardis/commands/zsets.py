@@ -454,6 +454,23 @@ def _deleted_if_empty(c, db, key, z: ZSet) -> bool:
     return True
 
 
+# --- key specs (COMMAND INFO, COMMAND GETKEYSANDFLAGS) ---------------------------------------------
+
+
+def _spec(flags: str, index: int, lastkey: int = 0) -> dict:
+    return {"flags": tuple(flags.split()), "begin_search": ("index", index), "find_keys": ("range", lastkey, 1, 0)}
+
+
+def _keynum_spec(flags: str, index: int) -> dict:
+    return {"flags": tuple(flags.split()), "begin_search": ("index", index), "find_keys": ("keynum", 0, 1, 1)}
+
+
+_RW_DELETE = (_spec("RW delete", 1),)
+_RW_POP = (_spec("RW access delete", 1),)
+_STORE_SPECS = (_spec("OW update", 1), _keynum_spec("RO access", 2))
+_READ_KEYNUM = (_keynum_spec("RO access", 1),)
+
+
 # --- ZADD / ZINCRBY ----------------------------------------------------------------------------
 
 ZADD_INCR = 1
@@ -562,7 +579,7 @@ def zadd_command(c, argv):
     return _zadd_generic(c, argv, 0)
 
 
-@command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), group="sorted-set", key_specs=(_spec("RW access update", 1),), categories="sortedset",
          summary="Increment the score of a member in a sorted set", since="1.2.0",
          complexity="O(log(N)) where N is the number of elements in the sorted set.")
 def zincrby_command(c, argv):
@@ -580,7 +597,7 @@ def _read_zset(c, key):
     return R.WRONGTYPE
 
 
-@command("zrem", -3, "write fast", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zrem", -3, "write fast", keys=(1, 1, 1), group="sorted-set", key_specs=_RW_DELETE, categories="sortedset",
          summary="Remove one or more members from a sorted set", since="1.2.0",
          complexity="O(M*log(N)) with N being the number of elements in the sorted set and M the "
                     "number of elements to be removed.")
@@ -613,7 +630,7 @@ def zrem_command(c, argv):
     return b":%d\r\n" % deleted
 
 
-@command("zcard", 2, "readonly fast", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zcard", 2, "readonly fast", keys=(1, 1, 1), group="sorted-set", key_specs=(_spec("RO", 1),), categories="sortedset",
          summary="Get the number of members in a sorted set", since="1.2.0", complexity="O(1)")
 def zcard_command(c, argv):
     z = _read_zset(c, argv[1])
@@ -865,7 +882,7 @@ def zrange_command(c, argv):
     return _zrange_generic(c, argv, 1, False, RANGE_AUTO, DIR_AUTO)
 
 
-@command("zrangestore", -5, "write denyoom", keys=(1, 2, 1), group="sorted-set", categories="sortedset",
+@command("zrangestore", -5, "write denyoom", keys=(1, 2, 1), group="sorted-set", key_specs=(_spec("OW update", 1), _spec("RO access", 2)), categories="sortedset",
          summary="Store a range of members from sorted set into another key", since="6.2.0",
          complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number "
                     "of elements stored into the destination key.")
@@ -968,7 +985,7 @@ def _zremrange_generic(c, argv, rangetype: int) -> bytes:
     return b":%d\r\n" % deleted
 
 
-@command("zremrangebyrank", 4, "write", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zremrangebyrank", 4, "write", keys=(1, 1, 1), group="sorted-set", key_specs=_RW_DELETE, categories="sortedset",
          summary="Remove all members in a sorted set within the given indexes", since="2.0.0",
          complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
                     "elements removed by the operation.")
@@ -976,7 +993,7 @@ def zremrangebyrank_command(c, argv):
     return _zremrange_generic(c, argv, RANGE_RANK)
 
 
-@command("zremrangebyscore", 4, "write", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zremrangebyscore", 4, "write", keys=(1, 1, 1), group="sorted-set", key_specs=_RW_DELETE, categories="sortedset",
          summary="Remove all members in a sorted set within the given scores", since="1.2.0",
          complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
                     "elements removed by the operation.")
@@ -984,7 +1001,7 @@ def zremrangebyscore_command(c, argv):
     return _zremrange_generic(c, argv, RANGE_SCORE)
 
 
-@command("zremrangebylex", 4, "write", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zremrangebylex", 4, "write", keys=(1, 1, 1), group="sorted-set", key_specs=_RW_DELETE, categories="sortedset",
          summary="Remove all members in a sorted set between the given lexicographical range", since="2.8.9",
          complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
                     "elements removed by the operation.")
@@ -1175,28 +1192,28 @@ _DIFF_COMPLEXITY = ("O(L + (N-K)log(N)) worst case where L is the total number o
                     "is the size of the first set, and K is the size of the result set.")
 
 
-@command("zunion", -3, "readonly", group="sorted-set", categories="sortedset",
+@command("zunion", -3, "readonly", group="sorted-set", key_specs=_READ_KEYNUM, categories="sortedset",
          getkeys=_numkeys_getkeys(1, False), summary="Add multiple sorted sets", since="6.2.0",
          complexity=_UNION_COMPLEXITY)
 def zunion_command(c, argv):
     return _zsetop(c, argv, None, 1, OP_UNION)
 
 
-@command("zinter", -3, "readonly", group="sorted-set", categories="sortedset",
+@command("zinter", -3, "readonly", group="sorted-set", key_specs=_READ_KEYNUM, categories="sortedset",
          getkeys=_numkeys_getkeys(1, False), summary="Intersect multiple sorted sets", since="6.2.0",
          complexity=_INTER_COMPLEXITY)
 def zinter_command(c, argv):
     return _zsetop(c, argv, None, 1, OP_INTER)
 
 
-@command("zdiff", -3, "readonly", group="sorted-set", categories="sortedset",
+@command("zdiff", -3, "readonly", group="sorted-set", key_specs=_READ_KEYNUM, categories="sortedset",
          getkeys=_numkeys_getkeys(1, False), summary="Subtract multiple sorted sets", since="6.2.0",
          complexity=_DIFF_COMPLEXITY)
 def zdiff_command(c, argv):
     return _zsetop(c, argv, None, 1, OP_DIFF)
 
 
-@command("zunionstore", -4, "write denyoom", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zunionstore", -4, "write denyoom", keys=(1, 1, 1), group="sorted-set", key_specs=_STORE_SPECS, categories="sortedset",
          getkeys=_numkeys_getkeys(2, True),
          summary="Add multiple sorted sets and store the resulting sorted set in a new key", since="2.0.0",
          complexity="O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being "
@@ -1205,7 +1222,7 @@ def zunionstore_command(c, argv):
     return _zsetop(c, argv, argv[1], 2, OP_UNION)
 
 
-@command("zinterstore", -4, "write denyoom", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zinterstore", -4, "write denyoom", keys=(1, 1, 1), group="sorted-set", key_specs=_STORE_SPECS, categories="sortedset",
          getkeys=_numkeys_getkeys(2, True),
          summary="Intersect multiple sorted sets and store the resulting sorted set in a new key",
          since="2.0.0", complexity=_INTER_COMPLEXITY)
@@ -1213,7 +1230,7 @@ def zinterstore_command(c, argv):
     return _zsetop(c, argv, argv[1], 2, OP_INTER)
 
 
-@command("zdiffstore", -4, "write denyoom", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zdiffstore", -4, "write denyoom", keys=(1, 1, 1), group="sorted-set", key_specs=_STORE_SPECS, categories="sortedset",
          getkeys=_numkeys_getkeys(2, True),
          summary="Subtract multiple sorted sets and store the resulting sorted set in a new key",
          since="6.2.0", complexity=_DIFF_COMPLEXITY)
@@ -1221,7 +1238,7 @@ def zdiffstore_command(c, argv):
     return _zsetop(c, argv, argv[1], 2, OP_DIFF)
 
 
-@command("zintercard", -3, "readonly", group="sorted-set", categories="sortedset",
+@command("zintercard", -3, "readonly", group="sorted-set", key_specs=_READ_KEYNUM, categories="sortedset",
          getkeys=_numkeys_getkeys(1, False),
          summary="Intersect multiple sorted sets and return the cardinality of the result", since="7.0.0",
          complexity="O(N*K) worst case with N being the smallest input sorted set, K being the number of input "
@@ -1294,7 +1311,7 @@ def _zpop_minmax(c, argv, where: int) -> bytes:
     return reply
 
 
-@command("zpopmin", -2, "write fast", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zpopmin", -2, "write fast", keys=(1, 1, 1), group="sorted-set", key_specs=_RW_POP, categories="sortedset",
          summary="Remove and return members with the lowest scores in a sorted set", since="5.0.0",
          complexity="O(log(N)*M) with N being the number of elements in the sorted set, and M being the number "
                     "of elements popped.")
@@ -1302,7 +1319,7 @@ def zpopmin_command(c, argv):
     return _zpop_minmax(c, argv, ZSET_MIN)
 
 
-@command("zpopmax", -2, "write fast", keys=(1, 1, 1), group="sorted-set", categories="sortedset",
+@command("zpopmax", -2, "write fast", keys=(1, 1, 1), group="sorted-set", key_specs=_RW_POP, categories="sortedset",
          summary="Remove and return members with the highest scores in a sorted set", since="5.0.0",
          complexity="O(log(N)*M) with N being the number of elements in the sorted set, and M being the number "
                     "of elements popped.")
@@ -1354,7 +1371,7 @@ def _blocking_zpop(c, keys, where: int, timeout_arg: bytes, count: int, nested: 
     return block_for_keys(c, db, keys, deadline_ms(seconds), _serve_zpop(where, count, nested))
 
 
-@command("bzpopmin", -3, "write noscript blocking fast", keys=(1, -2, 1), group="sorted-set",
+@command("bzpopmin", -3, "write noscript blocking fast", keys=(1, -2, 1), group="sorted-set", key_specs=(_spec("RW access delete", 1, -2),),
          categories="sortedset",
          summary="Remove and return the member with the lowest score from one or more sorted sets, or block "
                  "until one is available", since="5.0.0",
@@ -1363,7 +1380,7 @@ def bzpopmin_command(c, argv):
     return _blocking_zpop(c, argv[1:-1], ZSET_MIN, argv[-1], -1, False, False)
 
 
-@command("bzpopmax", -3, "write noscript blocking fast", keys=(1, -2, 1), group="sorted-set",
+@command("bzpopmax", -3, "write noscript blocking fast", keys=(1, -2, 1), group="sorted-set", key_specs=(_spec("RW access delete", 1, -2),),
          categories="sortedset",
          summary="Remove and return the member with the highest score from one or more sorted sets, or block "
                  "until one is available", since="5.0.0",
@@ -1418,7 +1435,7 @@ def _zmpop_getkeys(numkeys_index: int):
     return getkeys
 
 
-@command("zmpop", -4, "write", group="sorted-set", categories="sortedset", getkeys=_zmpop_getkeys(1),
+@command("zmpop", -4, "write", group="sorted-set", key_specs=(_keynum_spec("RW access delete", 1),), categories="sortedset", getkeys=_zmpop_getkeys(1),
          summary="Remove and return members with scores in a sorted set", since="7.0.0",
          complexity=_MPOP_COMPLEXITY)
 def zmpop_command(c, argv):
@@ -1432,7 +1449,7 @@ def zmpop_command(c, argv):
     return reply
 
 
-@command("bzmpop", -5, "write blocking", group="sorted-set", categories="sortedset", getkeys=_zmpop_getkeys(2),
+@command("bzmpop", -5, "write blocking", group="sorted-set", key_specs=(_keynum_spec("RW access delete", 2),), categories="sortedset", getkeys=_zmpop_getkeys(2),
          summary="Remove and return members with scores in a sorted set or block until one is available",
          since="7.0.0", complexity=_MPOP_COMPLEXITY)
 def bzmpop_command(c, argv):
@@ -1509,6 +1526,23 @@ def _zrandmember_count(c, key, n: int, withscores: bool) -> bytes:
 # --- ZSCAN -------------------------------------------------------------------------------------------------
 
 ZSCAN_HASH_MASK = (1 << 63) - 1
+
+
+# double2ll's range: integral scores up to LLONG_MAX/2 (2**62 once a double) print as integers.
+_LISTPACK_INT_LIMIT = float(LONG_MAX // 2)
+
+
+def _listpack_score_text(score: float) -> bytes:
+    """A score as zzlInsertAt writes it into a listpack, which is what ZSCAN returns for one.
+
+    Integral scores within +-2**62 are stored as integers (double2ll), the
+    rest as d2string's "%.17g" (inf/-inf spelled out).
+    """
+    if -_LISTPACK_INT_LIMIT <= score <= _LISTPACK_INT_LIMIT:
+        i = int(score)
+        if i == score:
+            return b"%d" % i
+    return format_double(score)
 
 
 def _parse_cursor(arg: bytes):
@@ -1591,14 +1625,16 @@ def zscan_command(c, argv):
         i += 2
     if z.encoding == b"listpack":
         cursor, items = 0, list(z.sl)
+        spell = _listpack_score_text
     else:
         cursor, items = _scan_skiplist(z, cursor, count)
+        spell = format_double
     if pattern is not None:
         match = compile_pattern(pattern)
         items = [it for it in items if match(it[1])]
     cur = b"%d" % cursor
     out = [b"*2\r\n$%d\r\n%b\r\n*%d\r\n" % (len(cur), cur, 2 * len(items))]
     for s, m in items:
-        f = format_double(s)
+        f = spell(s)
         out.append(b"$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(m), m, len(f), f))
     return b"".join(out)
