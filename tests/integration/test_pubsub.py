@@ -414,3 +414,17 @@ def test_redis_py_asyncio_pubsub(shardis_node, protocol):
         await r.aclose()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_info_stats_pubsub_counts(diff):
+    sub = diff.pair()
+    check_frames(diff, ("SUBSCRIBE", "a", "b"), 2, sub)
+    check_frames(diff, ("PSUBSCRIBE", "p*"), 1, sub)
+    check_frames(diff, ("SSUBSCRIBE", "s"), 1, sub)
+
+    def counts(conn):
+        info = conn.request("INFO", "stats")
+        return [line for line in info.split(b"\r\n") if line.startswith((b"pubsub_", b"pubsubshard_"))]
+
+    a, b = counts(diff.shardis), counts(diff.redis)
+    assert a == b == [b"pubsub_channels:2", b"pubsub_patterns:1", b"pubsubshard_channels:1"]

@@ -182,6 +182,10 @@ class PubSub:
     def numpat(self) -> int:
         return len(self.patterns)
 
+    def counts(self) -> tuple[int, int, int]:
+        """INFO stats: channels, patterns and shard channels with at least one subscriber."""
+        return len(self.channels), len(self.patterns), len(self.shard_channels)
+
     # --- publishing -------------------------------------------------------------------
 
     def publish(self, channel: bytes, message: bytes, sharded: bool = False) -> int:
