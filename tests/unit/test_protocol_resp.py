@@ -34,40 +34,19 @@ from shardis.testing.rawclient import encode_command, frame_end
 
 READERS = [PureParser, RequestReader]
 
-# Known defects of the hybrid RequestReader, found by these tests, each with
-# its cause.  A listed case that starts passing fails loudly ("fixed: remove
-# it from the list") so the list cannot outlive the bugs.
-#  - hiredis.Reader.has_data() is False while hiredis holds a partly parsed
-#    aggregate (after "*", "*2\r\n", "*2147483648\r\n"), so drained() drops
-#    the shadow: the rest of a command split at such a point is read as
-#    inline text, and errors in the partial header go unseen.
-#  - an empty multibulk (*0, *-1) is counted in ``taken`` by the fast path
-#    but skipped by the pure parser, so anomaly() swallows the next command.
-# And of both parsers:
-#  - line ends are found with bytes.find(), Redis uses strchr() which stops
-#    at a NUL, so redis-server waits where shardis reads a line.
-HASDATA_BUG = "RequestReader: hiredis has_data() is False inside a partial aggregate"
-TAKEN_BUG = "RequestReader: empty multibulk counted in taken, next command lost"
-NUL_BUG = "line ends found with find(); Redis's strchr() stops at a NUL"
+# Known defects, found by these tests: each entry maps a case to its cause.
+# A listed case that starts passing fails loudly ("fixed: remove it from the
+# list") so the list cannot outlive the bugs.  (Fixed so far: hiredis's
+# has_data() inside a partial aggregate, empty multibulks counted as taken,
+# and line ends hidden behind a NUL as C's strchr() hides them.)
 NUL_CASES = [
     b"ECHO a\x00b\r\n",
     b"\x00PING\r\n",
     b"*1\x00\r\n$4\r\nPING\r\n",
     b"*1\r\n$4\x00\r\nPING\r\n",
 ]
-HYBRID_BUGS = {
-    b"*0\r\nPING\r\n": TAKEN_BUG,
-    b"*-1\r\nPING\r\n": TAKEN_BUG,
-    b"*0\r\n*-1\r\nPING\r\n": TAKEN_BUG,
-    b"*1\r\n$4\r\nPING\r\n*0\r\n*1\r\n$4\r\nPING\r\n": TAKEN_BUG,
-    b"*2\r\n$3\r\nGET\r\n*1\r\n": HASDATA_BUG,
-    b"*2147483648\r\n": HASDATA_BUG,
-    "too big mbulk count string": HASDATA_BUG,
-    "too big bulk count string": HASDATA_BUG,
-    **{case: NUL_BUG for case in NUL_CASES},
-}
-PURE_BUGS = {case: NUL_BUG for case in NUL_CASES}
-hybrid_property_bug = pytest.mark.xfail(strict=True, reason=f"{HASDATA_BUG}; {TAKEN_BUG}")
+HYBRID_BUGS: dict = {}
+PURE_BUGS: dict = {}
 
 
 def expect(cls, case, actual, expected):
@@ -337,14 +316,14 @@ def pipelines(draw, with_inline=True, with_empty=False):
     return b"".join(parts), cmds
 
 
-@pytest.mark.parametrize("cls", [PureParser, pytest.param(RequestReader, marks=hybrid_property_bug)])
+@pytest.mark.parametrize("cls", [PureParser, RequestReader])
 @given(p=pipelines(), cuts=st.lists(st.integers(0, 10**6), max_size=12))
 def test_any_chunking_of_a_pipeline_gives_the_same_commands(cls, p, cuts):
     data, cmds = p
     assert read_all(cls(), chunked(data, cuts)) == (cmds, None)
 
 
-@pytest.mark.parametrize("cls", [PureParser, pytest.param(RequestReader, marks=hybrid_property_bug)])
+@pytest.mark.parametrize("cls", [PureParser, RequestReader])
 @given(p=pipelines(with_empty=True), cuts=st.lists(st.integers(0, 10**6), max_size=12))
 def test_any_chunking_with_empty_requests_gives_the_same_commands(cls, p, cuts):
     data, cmds = p
@@ -366,7 +345,6 @@ def test_fuzzed_bytes_raise_only_protocol_errors(cls, data, cuts):
     assert all(isinstance(c, list) and c and all(isinstance(a, bytes) for a in c) for c in cmds)
 
 
-@hybrid_property_bug
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(data=fuzz_bytes, cuts=st.lists(st.integers(0, 10**6), max_size=8))
 def test_hybrid_reader_agrees_with_the_exact_parser(data, cuts):
@@ -376,7 +354,6 @@ def test_hybrid_reader_agrees_with_the_exact_parser(data, cuts):
     assert read_all(RequestReader(), chunked(data, cuts)) == expected
 
 
-@hybrid_property_bug
 @given(p=pipelines(), garbage=fuzz_bytes, cuts=st.lists(st.integers(0, 10**6), max_size=8))
 def test_valid_prefix_then_garbage(p, garbage, cuts):
     data = p[0] + garbage

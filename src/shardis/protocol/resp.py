@@ -152,6 +152,16 @@ def split_args(line: bytes):
         args.append(bytes(cur))
 
 
+def _cstr_end(buf, pos: int) -> int:
+    """Where C's strchr() from ``pos`` would stop: the first NUL byte (or the end).
+
+    Redis finds request line ends with strchr(), so a NUL before the line end
+    hides it and Redis keeps waiting for more input; we do the same.
+    """
+    nul = buf.find(b"\0", pos)
+    return nul if nul >= 0 else len(buf)
+
+
 class PureParser:
     """A request parser that follows Redis's networking.c exactly.
 
@@ -185,6 +195,15 @@ class PureParser:
     def at_boundary(self) -> bool:
         return self._mb_left == 0 and self.pos == len(self.buf)
 
+    def bytes_until_decision(self) -> int:
+        """After ``gets`` returned False: how many more bytes could change its answer."""
+        pending = len(self.buf) - self.pos
+        if self._mb_left == 0 or self._bulklen == -1:
+            # waiting for a line end: an error once the line passes the limit
+            return max(1, PROTO_INLINE_MAX_SIZE - pending + 1)
+        # waiting for a bulk payload (and its CRLF)
+        return max(1, self._bulklen + 2 - pending)
+
     def take_rest(self) -> bytes:
         """Remove and return unconsumed bytes (only valid at a command boundary)."""
         rest = bytes(self.buf[self.pos :])
@@ -217,7 +236,7 @@ class PureParser:
 
     def _inline(self):
         buf, pos = self.buf, self.pos
-        nl = buf.find(b"\n", pos)
+        nl = buf.find(b"\n", pos, _cstr_end(buf, pos))
         if nl < 0:
             if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("too big inline request")
@@ -231,7 +250,7 @@ class PureParser:
 
     def _multibulk_header(self):
         buf, pos = self.buf, self.pos
-        cr = buf.find(b"\r", pos)
+        cr = buf.find(b"\r", pos, _cstr_end(buf, pos))
         if cr < 0:
             if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("too big mbulk count string")
@@ -255,7 +274,7 @@ class PureParser:
         while self._mb_left:
             pos = self.pos
             if self._bulklen == -1:
-                cr = buf.find(b"\r", pos)
+                cr = buf.find(b"\r", pos, _cstr_end(buf, pos))
                 if cr < 0:
                     if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                         raise ProtocolError("too big bulk count string")
@@ -285,19 +304,24 @@ class PureParser:
 class RequestReader:
     """Requests from one client connection: hiredis fast path, exact slow path.
 
-    Use ``feed(data)`` then call ``gets()`` until it returns False.  The
-    connection's hot loop may instead call ``fast_gets`` (hiredis's bound
-    ``gets``) directly while ``fast`` is true, counting the commands it takes
-    into ``taken`` and calling ``check(cmd)``/``anomaly()`` as documented.
+    Use ``feed(data)`` then call ``gets()`` until it returns False.
+
+    The shadow (the bytes hiredis holds) may only be dropped at a command
+    boundary.  hiredis cannot tell us where one is: ``has_data()`` is also
+    false while it holds a partly parsed aggregate whose bytes it has already
+    consumed.  So a boundary is recognised only as "no unread bytes right
+    after a complete command was returned": ``gets`` asks ``has_data()``
+    before each hiredis ``gets()`` and remembers whether the last call left a
+    partial command (``_partial``).
     """
 
     __slots__ = (
         "_hr",
         "fast",
-        "fast_gets",
         "_shadow",
         "_shadow_len",
         "taken",
+        "_partial",
         "_next_check",
         "_pure",
         "max_bulk",
@@ -313,10 +337,10 @@ class RequestReader:
 
     def _new_hiredis(self):
         self._hr = hiredis.Reader()
-        self.fast_gets = self._hr.gets
         self._shadow: list = []
         self._shadow_len = 0
-        self.taken = 0  # commands returned by hiredis since it was last empty
+        self.taken = 0  # commands returned by hiredis since the shadow began
+        self._partial = False  # hiredis holds part of a command
         self._next_check = 0
 
     def buffered(self) -> int:
@@ -356,14 +380,35 @@ class RequestReader:
     def gets(self):
         """Next command (list of bytes), False when more input is needed; raises ProtocolError."""
         if self.fast:
-            try:
-                cmd = self.fast_gets()
-            except hiredis.ProtocolError:
+            hr = self._hr
+            while True:
+                if not hr.has_data():
+                    if not self._partial and self._shadow_len:
+                        # A boundary: everything fed has been returned.
+                        self._shadow.clear()
+                        self._shadow_len = 0
+                        self.taken = 0
+                        self._next_check = 0
+                    return False
+                try:
+                    cmd = hr.gets()
+                except hiredis.ProtocolError:
+                    return self.anomaly()
+                if cmd is False:
+                    self._partial = True
+                    return self._check_partial()
+                self._partial = False
+                if cmd.__class__ is list:
+                    if cmd:
+                        for a in cmd:
+                            if a.__class__ is not bytes:
+                                return self.anomaly()
+                        self.taken += 1
+                        return cmd
+                    continue  # "*0": skipped, as Redis skips it (and not counted)
+                if cmd is None:
+                    continue  # "*-1": skipped too
                 return self.anomaly()
-            if cmd is False:
-                return self.drained()
-            self.taken += 1
-            return self.check(cmd)
         p = self._pure
         cmd = p.gets()
         if cmd is False and p.at_boundary() and not self.unauth:
@@ -372,35 +417,37 @@ class RequestReader:
             self._new_hiredis()
         return cmd
 
-    def check(self, cmd):
-        """Validate a command hiredis returned; fall back to the exact parser if odd."""
-        if cmd.__class__ is list and cmd:
-            for a in cmd:
-                if a.__class__ is not bytes:
-                    return self.anomaly()
-            return cmd
-        return self.anomaly()
+    def _check_partial(self):
+        """hiredis waits for more of a command: make sure Redis would wait too.
 
-    def drained(self):
-        """hiredis has no complete command left: drop the shadow or validate the partial."""
-        if not self._hr.has_data():
-            if self._shadow_len:
-                self._shadow.clear()
-                self._shadow_len = 0
-                self.taken = 0
-                self._next_check = 0
+        The exact parser re-reads what hiredis holds, past the commands
+        already returned, and must also be waiting; if it finds an error or a
+        complete (e.g. inline) command instead, the exact parser takes over.
+        The shadow is then trimmed to the partial command, so each byte is
+        re-read about once however the stream is cut.  The next check is due
+        when a new command has been returned, or when the answer could change:
+        a header line passing Redis's 64KB limit, or the awaited bulk payload
+        having arrived.
+        """
+        if self.taken == 0 and self._shadow_len < self._next_check:
             return False
-        if self._shadow_len >= self._next_check:
-            self._next_check = max(self._shadow_len * 2, 1024)
-            # Re-read what hiredis holds with the exact parser, headers only.
-            probe = PureParser(self.max_bulk, self.unauth)
-            probe.feed(b"".join(self._shadow))
-            for _ in range(self.taken):
-                probe.gets()
-            try:
-                probe.gets()
-            except ProtocolError:
-                return self.anomaly()
+        joined = b"".join(self._shadow)
+        probe = PureParser(self.max_bulk, self.unauth)
+        probe.feed(joined)
+        for _ in range(self.taken):
+            probe.gets()
+        start = probe.pos
+        try:
+            cmd = probe.gets()
+        except ProtocolError:
+            return self.anomaly()
+        if cmd is not False:
+            return self.anomaly()
+        rest = joined[start:]
+        self._shadow = [rest]
+        self._shadow_len = len(rest)
+        self.taken = 0
+        self._next_check = self._shadow_len + probe.bytes_until_decision()
         return False
 
     def _to_exact(self) -> None:

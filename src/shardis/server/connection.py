@@ -211,7 +211,7 @@ class Client(asyncio.Protocol):
         among them, so INFO commandstats stays accurate on average.  Every
         other command is timed exactly, for the slow log.
         """
-        reader = self.reader
+        gets = self.reader.gets
         out = self.out
         node = self.node
         fast_table = _FAST
@@ -222,28 +222,7 @@ class Client(asyncio.Protocol):
         t_start = t_prev = _perf_ns()
         try:
             while True:
-                # --- read one command ---
-                if reader.fast:
-                    try:
-                        argv = reader.fast_gets()
-                    except hiredis.ProtocolError:
-                        argv = reader.anomaly()
-                    else:
-                        if argv is False:
-                            argv = reader.drained()
-                        else:
-                            reader.taken += 1
-                            # hiredis parses replies: make sure this is a request
-                            # (an array of bulk strings), else re-read exactly.
-                            if argv.__class__ is not list or not argv:
-                                argv = reader.check(argv)
-                            else:
-                                for a in argv:
-                                    if a.__class__ is not bytes:
-                                        argv = reader.check(argv)
-                                        break
-                else:
-                    argv = reader.gets()
+                argv = gets()
                 if argv is False:
                     break
                 # --- run it ---
