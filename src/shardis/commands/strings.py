@@ -18,10 +18,11 @@ artefacts in the last digits) are those of that format, not of Python
 floats.  The ``ld_*`` helpers below reproduce it exactly with integer
 arithmetic: ``parse_long_double`` is glibc's strtold (decimal, hex floats,
 ``inf``; round-half-even to a 64-bit significand, subnormals, overflow),
-``ld_round`` rounds an exact rational to the nearest long double and
-``format_long_double`` is ``%.17Lf`` plus Redis's trimming.  Values are held
-as ``fractions.Fraction`` (every long double is a dyadic rational), so no
-precision is lost between steps.  HINCRBYFLOAT uses the same helpers.
+``ld_from_ratio`` rounds an exact rational to the nearest long double and
+``format_long_double`` is ``%.17Lf`` plus Redis's trimming.  A finite value
+is held as a pair ``(m, e)`` meaning ``m * 2**e`` (every long double is a
+dyadic rational), so every step is exact integer arithmetic followed by one
+rounding, like the hardware's.
 
 LCS is computed with the bit-parallel LCS-length recurrence (one big-int
 row per character of the shorter string: ``V = (V + U) | (V - U)`` with
@@ -525,6 +526,7 @@ _HEXDIGITS = b"0123456789abcdefABCDEF"
 # against quadratic work); long doubles reach ~4950 digits, so convert in
 # chunks below that limit.
 _DIGIT_CHUNK = 4000
+_DIGIT_BASE = 10**_DIGIT_CHUNK
 
 
 def _digits_to_int(d: bytes) -> int:
@@ -539,7 +541,7 @@ def _digits_to_int(d: bytes) -> int:
 
 def _int_to_digits(n: int) -> bytes:
     """Decimal digits of a non-negative int of any size."""
-    base = 10**_DIGIT_CHUNK
+    base = _DIGIT_BASE
     if n < base:
         return b"%d" % n
     parts = []
@@ -549,52 +551,75 @@ def _int_to_digits(n: int) -> bytes:
     return b"%d" % parts[-1] + b"".join(b"%0*d" % (_DIGIT_CHUNK, p) for p in reversed(parts[:-1]))
 
 
-def ld_round(q: Fraction):
-    """The long double nearest to ``q`` (ties to even), or +-inf on overflow."""
-    if q == 0:
-        return Fraction(0)
-    neg = q < 0
-    num, den = (-q.numerator, q.denominator) if neg else (q.numerator, q.denominator)
-    e = num.bit_length() - den.bit_length()  # 2**(e-1) < q < 2**(e+1)
-    if (num << -e if e < 0 else num) < (den if e < 0 else den << e):
-        e -= 1  # now 2**e <= q < 2**(e+1)
-    qexp = max(e - (LD_MANT_DIG - 1), LD_QUANTUM_MIN)
-    if qexp <= 0:
-        n2, d2 = num << -qexp, den
+def _ld_round(mag: int, e: int, neg: bool, sticky: bool = False):
+    """Round mag * 2**e (plus a sliver more when ``sticky``) to a long double.
+
+    Returns (m, qexp) meaning m * 2**qexp with |m| < 2**64, or +-inf on
+    overflow.  Ties go to even; ``sticky`` says inexact bits were dropped
+    below ``mag``, which callers guarantee leaves at least two spare bits.
+    """
+    if mag == 0:
+        return (0, 0)
+    top = mag.bit_length() + e - 1  # the value lies in [2**top, 2**(top+1))
+    qexp = max(top - (LD_MANT_DIG - 1), LD_QUANTUM_MIN)
+    shift = qexp - e
+    if shift > 0:
+        q = mag >> shift
+        rem = mag & ((1 << shift) - 1)
+        half = 1 << (shift - 1)
+        if rem > half or (rem == half and (sticky or q & 1)):
+            q += 1
     else:
-        n2, d2 = num, den << qexp
-    m, r = divmod(n2, d2)
-    r2 = 2 * r
-    if r2 > d2 or (r2 == d2 and m & 1):
-        m += 1
-    if m == 0:
-        return Fraction(0)
-    if m.bit_length() + qexp > LD_MAX_EXP:
+        q = mag << -shift
+    if q == 0:
+        return (0, 0)
+    if q.bit_length() + qexp > LD_MAX_EXP:
         return LD_NINF if neg else LD_INF
-    v = Fraction(m << qexp) if qexp >= 0 else Fraction(m, 1 << -qexp)
-    return -v if neg else v
+    return (-q if neg else q, qexp)
+
+
+def ld_from_ratio(num: int, den: int):
+    """The long double nearest to num/den (den > 0): (m, e), or +-inf."""
+    neg = num < 0
+    num = -num if neg else num
+    if num == 0:
+        return (0, 0)
+    if den == 1:
+        return _ld_round(num, 0, neg)
+    # enough quotient bits for 64 significant ones plus rounding information
+    shift = max(0, LD_MANT_DIG + 2 + den.bit_length() - num.bit_length())
+    q, r = divmod(num << shift, den)  # q has at least 66 bits: rounding drops 2 or more
+    return _ld_round(q, -shift, neg, r != 0)
+
+
+def ld_to_fraction(v) -> Fraction:
+    """A finite long double (m, e) as an exact Fraction."""
+    m, e = v
+    return Fraction(m << e) if e >= 0 else Fraction(m, 1 << -e)
 
 
 def _ld_from_parts(mant: int, exp: int, base: int, ndigits: int = 0):
     """Round mant * base**exp (base 10 or 2) to a long double.
 
-    Returns a Fraction, +-inf, or None when strtold would report ERANGE
-    with an infinite or zero result (overflow, or underflow to zero).
+    Returns (m, e), or None when strtold would report ERANGE with an
+    infinite or zero result (overflow, or underflow to zero).
     """
     if mant == 0:
-        return Fraction(0)
+        return (0, 0)
     # Cheap magnitude bounds first, so absurd exponents need no huge integers.
     if base == 10:
         mag2 = (ndigits + exp) * 3.3219280948873626  # ~log2 of the value, +-4
     else:
         mag2 = mant.bit_length() + exp
-    if mag2 > LD_MAX_EXP + 8:
+    if mag2 > LD_MAX_EXP + 8 or mag2 < LD_QUANTUM_MIN - 8:
         return None
-    if mag2 < LD_QUANTUM_MIN - 8:
-        return None
-    q = Fraction(mant) * (Fraction(base) ** exp)
-    v = ld_round(q)
-    if v.__class__ is float or v == 0:
+    if base == 2:
+        v = _ld_round(mant, exp, False)
+    elif exp >= 0:
+        v = _ld_round(mant * 10**exp, 0, False)
+    else:
+        v = ld_from_ratio(mant, 10**-exp)
+    if v.__class__ is float or v[0] == 0:
         return None
     return v
 
@@ -602,7 +627,7 @@ def _ld_from_parts(mant: int, exp: int, base: int, ndigits: int = 0):
 def _strtold(s: bytes):
     """glibc strtold on ``s``: (value, number of bytes consumed, out_of_range).
 
-    ``value`` is a Fraction, +-inf or "nan"; consumed is 0 when no number
+    ``value`` is (m, e) for m * 2**e, +-inf or "nan"; consumed is 0 when no number
     could be read.  out_of_range is True for ERANGE with an infinite or zero
     result, the only case string2ld rejects.
     """
@@ -657,8 +682,8 @@ def _strtold(s: bytes):
         mant = int(bytes(digits), 16)
         v = _ld_from_parts(mant, exp - 4 * frac, 2)
         if v is None:
-            return Fraction(0), j, True
-        return (-v if neg else v), j, False
+            return (0, 0), j, True
+        return ((-v[0], v[1]) if neg else v), j, False
     # decimal
     j = i
     digits = bytearray()
@@ -673,7 +698,7 @@ def _strtold(s: bytes):
             frac += 1
             j += 1
     if not digits:
-        return Fraction(0), 0, False
+        return (0, 0), 0, False
     exp = 0
     if j < n and s[j] in b"eE":
         k = j + 1
@@ -693,12 +718,12 @@ def _strtold(s: bytes):
     mant = _digits_to_int(sig) if sig else 0
     v = _ld_from_parts(mant, exp - frac, 10, len(sig))
     if v is None:
-        return Fraction(0), j, True
-    return (-v if neg else v), j, False
+        return (0, 0), j, True
+    return ((-v[0], v[1]) if neg else v), j, False
 
 
 def parse_long_double(b: bytes):
-    """string2ld: the long double a string holds (Fraction or +-inf), or None if it is not one."""
+    """string2ld: the long double a string holds ((m, e) or +-inf), or None if it is not one."""
     if not b or len(b) >= MAX_LONG_DOUBLE_CHARS:
         return None
     s = bytes(b)
@@ -713,23 +738,43 @@ def parse_long_double(b: bytes):
 
 
 def ld_add(a, b):
-    """a + b in long double arithmetic (inputs: Fraction or +-inf); may return "nan"."""
+    """a + b in long double arithmetic: (m, e), +-inf, or "nan"."""
     if a.__class__ is float or b.__class__ is float:
         if a.__class__ is float and b.__class__ is float and a != b:
             return "nan"
         return a if a.__class__ is float else b
-    return ld_round(a + b)
+    (m1, e1), (m2, e2) = a, b
+    if e1 < e2:
+        total, e = m1 + (m2 << (e2 - e1)), e1
+    else:
+        total, e = (m1 << (e1 - e2)) + m2, e2
+    if total == 0:
+        return (0, 0)
+    return _ld_round(-total if total < 0 else total, e, total < 0)
+
+
+_SCALE_17 = 10**17
 
 
 def format_long_double(v) -> bytes:
-    """ld2string(LD_STR_HUMAN): %.17Lf, trailing zeros and dot removed, "-0" as "0"."""
-    scale = 10**17
-    r = round(v * scale)  # exact value, ties to even, as glibc printf
-    if r == 0:
+    """ld2string(LD_STR_HUMAN) of (m, e): %.17Lf, trailing zeros and dot removed, "-0" as "0"."""
+    m, e = v
+    if m == 0:
         return b"0"
-    sign = b"-" if r < 0 else b""
-    r = abs(r)
-    ip, fp = divmod(r, scale)
+    sign = b"-" if m < 0 else b""
+    mag = -m if m < 0 else m
+    if e >= 0:
+        return sign + _int_to_digits(mag << e)
+    scaled = mag * _SCALE_17
+    shift = -e
+    q = scaled >> shift
+    rem = scaled - (q << shift)
+    half = 1 << (shift - 1)
+    if rem > half or (rem == half and q & 1):  # the exact value, ties to even, as glibc printf
+        q += 1
+    if q == 0:
+        return b"0"
+    ip, fp = divmod(q, _SCALE_17)
     frac = (b"%017d" % fp).rstrip(b"0")
     return sign + _int_to_digits(ip) + (b"." + frac if frac else b"")
 
@@ -742,7 +787,7 @@ def incrbyfloat_command(c, argv):
     key = argv[1]
     v = db.lookup_write(key)
     if v is None:
-        value = Fraction(0)
+        value = (0, 0)
     elif v.__class__ is bytes or v.__class__ is bytearray:
         value = parse_long_double(v)
         if value is None:
@@ -753,7 +798,7 @@ def incrbyfloat_command(c, argv):
     if incr is None:
         return R.NOT_FLOAT
     result = ld_add(value, incr)
-    if result.__class__ is not Fraction:
+    if result.__class__ is not tuple:
         return R.INCR_FLOAT_NAN
     s = format_long_double(result)
     db.set(key, s, True)
