@@ -21,6 +21,7 @@ shape (type, nullness, sign), so it does not hide real differences.
 from __future__ import annotations
 
 import re
+import socket
 from collections import deque
 from collections.abc import Callable
 
@@ -254,10 +255,12 @@ class Differential:
 
     def _fail(self, what: str, a, b) -> None:
         hist = "\n".join("  " + h for h in self.history)
+        sa = _describe(a) if isinstance(a, bytes) else repr(a)
+        sb = _describe(b) if isinstance(b, bytes) else repr(b)
         raise DifferentialMismatch(
             f"replies differ for {what}\n"
-            f"  shardis: {_describe(a) if isinstance(a, bytes) else a!r}\n"
-            f"  redis:   {_describe(b) if isinstance(b, bytes) else b!r}\n"
+            f"  shardis: {sa}\n"
+            f"  redis:   {sb}\n"
             f"requests so far on this connection (oldest first):\n{hist}"
         )
 
@@ -304,10 +307,15 @@ class Differential:
             out.append(b)
         return out
 
-    def check_raw(self, data: bytes, *, idle: float = 0.3, fresh: bool = True) -> tuple[bytes, bool]:
+    def check_raw(self, data: bytes, *, idle: float = 0.3, fresh: bool = True,
+                  half_close: bool = False) -> tuple[bytes, bool]:
         """Send the same raw bytes to both; compare all bytes sent back and whether each closed.
 
-        Reads until the server closes or stays quiet for ``idle`` seconds.
+        Reads until the server closes or stays quiet for ``idle`` seconds (a
+        difference is re-read with a longer wait before it counts, so a slow
+        reply is not mistaken for none).  With ``half_close`` the client
+        shuts its sending side after the data, so each server sees the end
+        of input and closes: no idle wait, for fuzzing many inputs quickly.
         With ``fresh`` (the default) new connections are used, so earlier
         requests cannot influence the outcome.  Returns redis-server's
         (bytes, closed).
@@ -320,10 +328,21 @@ class Differential:
         for conn in (a_conn, b_conn):
             try:
                 conn.send_raw(data)
+                if half_close:
+                    conn.sock.shutdown(socket.SHUT_WR)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # closed while we were still sending: what it sent back tells the rest
-        a = a_conn.read_until_closed_or_idle(idle)
-        b = b_conn.read_until_closed_or_idle(idle)
+        wait = self.timeout if half_close else idle
+        a = a_conn.read_until_closed_or_idle(wait)
+        b = b_conn.read_until_closed_or_idle(wait)
+        if a != b and not half_close:
+            a2 = a_conn.read_until_closed_or_idle(max(1.0, 4 * idle))
+            b2 = b_conn.read_until_closed_or_idle(max(1.0, 4 * idle))
+            a, b = (a[0] + a2[0], a2[1]), (b[0] + b2[0], b2[1])
+        if fresh:
+            for conn in (a_conn, b_conn):
+                conn.close()
+                self._extra.remove(conn)
         if a != b:
             self._fail(f"raw bytes {_describe(data, 200)}", a, b)
         return b
