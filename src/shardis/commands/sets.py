@@ -454,7 +454,7 @@ def _spop_with_count(c, argv) -> bytes:
     node = c.node
     if node.notify_flags:
         node.notify(kn.SET, b"spop", key, db.id)
-    node.dirty += count + 1
+    node.dirty += min(count, size)  # one change per member popped
     if count >= size:
         # The whole set goes: reply with it, delete the key, propagate a DEL.
         reply = _set_reply(c, _ordered(s))
@@ -602,20 +602,17 @@ def _store(c, dstkey, members, event: bytes) -> bytes:
             forget(old)
         if node.notify_flags:
             node.notify(kn.SET, event, dstkey, db.id)
-        reply = b":%d\r\n" % len(s)
-    else:
-        reply = R.CZERO
-        if old is not None:
-            db.delete(dstkey)
-            if _TRACKED:
-                forget(old)
-            node.dirty += 1
-            if node.notify_flags:
-                node.notify(kn.GENERIC, b"del", dstkey, db.id)
-        else:
-            db.modified(dstkey)
-    node.dirty += 1
-    return reply
+        node.dirty += 1
+        return b":%d\r\n" % len(s)
+    if old is not None:
+        # An empty result deletes the destination (nothing happens if there was none).
+        db.delete(dstkey)
+        if _TRACKED:
+            forget(old)
+        node.dirty += 1
+        if node.notify_flags:
+            node.notify(kn.GENERIC, b"del", dstkey, db.id)
+    return R.CZERO
 
 
 def _sinter_generic(c, keys, dstkey=None):
