@@ -12,20 +12,15 @@ back.
 
 HINCRBYFLOAT computes in x87 80-bit ``long double`` as Redis does, and
 prints with Redis's "%.17Lf, trailing zeros removed" format, so that
-``HINCRBYFLOAT h f 0.1`` answers ``0.1`` and not ``0.10000000000000001``.
-Python has no long double, so the helpers below do that arithmetic exactly
-with ``Fraction`` and round to a 64-bit significand with the x87 exponent
-range (round half to even, as the FPU and glibc's strtold do).
+``HINCRBYFLOAT h f 0.1`` answers ``0.1`` and not ``0.10000000000000001``;
+it shares INCRBYFLOAT's exact long double emulation (commands/strings.py).
 
 Random fields and HSCAN cursors share the side index of commands/sets.py.
 """
 
 from __future__ import annotations
 
-import math
 import random
-import re
-from fractions import Fraction
 
 from ..keyspace import notify as kn
 from ..keyspace.objects import Hash
@@ -33,145 +28,11 @@ from ..protocol.resp import bulk
 from ..server import replies as R
 from ..server.commandtable import command
 from . import sets as _side
-from .strings import parse_int
+from .strings import format_long_double, ld_add, parse_int, parse_long_double
 
 LONG_MAX = 2**63 - 1
 LLONG_MIN = -(2**63)
 _EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
-
-
-# --- long double arithmetic (x87 extended precision) ------------------------------------------
-
-LD_MANT_BITS = 64  # significand bits, the integer bit included
-LD_EMIN = -16382  # exponent of the smallest normal number
-LD_EMAX = 16383  # exponent of the largest finite number
-MAX_LONG_DOUBLE_CHARS = 5 * 1024  # longest string string2ld accepts, and ld2string's buffer
-LD_HUMAN_DIGITS = 17  # ld2string's LD_STR_HUMAN: "%.17Lf", then trailing zeros removed
-
-_DEC_RX = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
-_HEX_RX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)\.?([0-9a-fA-F]*)(?:[pP]([+-]?\d+))?\Z")
-_INF_RX = re.compile(rb"[+-]?(inf|infinity)\Z", re.IGNORECASE)
-
-
-def ld_round(x: Fraction):
-    """``x`` rounded to the nearest long double: a Fraction, or ±inf on overflow."""
-    if x == 0:
-        return Fraction(0)
-    neg = x < 0
-    num, den = (-x.numerator if neg else x.numerator), x.denominator
-    e = num.bit_length() - den.bit_length()  # 2**e <= |x| < 2**(e+2)
-    if (num << -e if e < 0 else num) < (den << e if e >= 0 else den):
-        e -= 1
-    e = max(e, LD_EMIN)  # below the normal range the quantum stays 2**(EMIN-63)
-    q = e - (LD_MANT_BITS - 1)
-    n, d = (num << -q, den) if q < 0 else (num, den << q)
-    m, r = divmod(n, d)
-    if 2 * r > d or (2 * r == d and m & 1):
-        m += 1
-    if q + m.bit_length() - 1 > LD_EMAX:
-        return -math.inf if neg else math.inf
-    v = Fraction(m << q) if q >= 0 else Fraction(m, 1 << -q)
-    return -v if neg else v
-
-
-def string2ld(s: bytes):
-    """Redis's string2ld: the long double ``s`` denotes (Fraction or ±inf), or None.
-
-    Refused: empty or too long strings, leading spaces, anything strtold does
-    not read completely, NaN, and values out of range (overflow, or a
-    non-zero value that rounds to zero).
-    """
-    if not s or len(s) >= MAX_LONG_DOUBLE_CHARS:
-        return None
-    if _INF_RX.match(s):
-        return -math.inf if s[:1] == b"-" else math.inf
-    m = _DEC_RX.match(s)
-    if m is not None:
-        mant, exp = m.group(1), m.group(2)
-        e10 = int(exp[1:]) if exp else 0
-        int_part, _, frac = mant.partition(b".")
-        digits = (int_part + frac).lstrip(b"0")
-        if not digits:
-            return Fraction(0)
-        # Decimal exponent of the leading significant digit, to refuse absurd
-        # exponents before building huge integers.
-        lead = len(int_part.lstrip(b"0")) - 1 if int_part.lstrip(b"0") else -(len(frac) - len(frac.lstrip(b"0")) + 1)
-        mag = lead + e10
-        if mag > 4933:
-            return None
-        if mag < -4952:
-            return None
-        exact = Fraction(_digits_value(digits)) * Fraction(10) ** (mag - len(digits) + 1)
-    else:
-        m = _HEX_RX.match(s)
-        if m is None or not (m.group(2) or m.group(3)):
-            return None
-        sign, ipart, fpart, pexp = m.groups()
-        e2 = int(pexp) if pexp else 0
-        mant_int = int((ipart + fpart) or b"0", 16)
-        if mant_int == 0:
-            return Fraction(0)
-        shift = e2 - 4 * len(fpart)
-        top = mant_int.bit_length() + shift
-        if top > LD_EMAX + 2:
-            return None
-        if top < LD_EMIN - 70:
-            return None
-        exact = Fraction(mant_int << shift) if shift >= 0 else Fraction(mant_int, 1 << -shift)
-        if sign == b"-":
-            exact = -exact
-        v = ld_round(exact)
-        if v in (math.inf, -math.inf) or v == 0:
-            return None
-        return v
-    if s[:1] == b"-":
-        exact = -exact
-    v = ld_round(exact)
-    if v in (math.inf, -math.inf) or v == 0:
-        return None  # ERANGE: overflow, or underflow to zero
-    return v
-
-
-def _digits_value(d: bytes) -> int:
-    """int(d) for a string of decimal digits of any length (no str->int digit limit)."""
-    if len(d) < 4000:
-        return int(d)
-    v = 0
-    for i in range(0, len(d), 1000):
-        part = d[i:i + 1000]
-        v = v * 10 ** len(part) + int(part)
-    return v
-
-
-def _decimal_digits(n: int) -> bytes:
-    """Decimal digits of a non-negative int of any size (no int->str digit limit)."""
-    if n < 10**4000:
-        return b"%d" % n
-    chunk = 10**1000
-    parts = []
-    while n:
-        n, r = divmod(n, chunk)
-        parts.append(r)
-    out = b"%d" % parts[-1]
-    for r in reversed(parts[:-1]):
-        out += b"%01000d" % r
-    return out
-
-
-def ld2string_human(v: Fraction) -> bytes:
-    """ld2string(LD_STR_HUMAN): "%.17Lf" (round half to even), trailing zeros and "." removed."""
-    neg = v < 0
-    a = -v if neg else v
-    scale = 10**LD_HUMAN_DIGITS
-    q, r = divmod(a.numerator * scale, a.denominator)
-    if 2 * r > a.denominator or (2 * r == a.denominator and q & 1):
-        q += 1
-    ipart, fpart = divmod(q, scale)
-    frac = (b"%017d" % fpart).rstrip(b"0")
-    out = _decimal_digits(ipart) + (b"." + frac if frac else b"")
-    if neg and out != b"0":
-        out = b"-" + out
-    return out
 
 
 # --- hash helpers ---------------------------------------------------------------------------------
@@ -466,10 +327,10 @@ def hincrby_command(c, argv):
          summary="Increment the float value of a hash field by the given amount", since="2.6.0",
          complexity="O(1)")
 def hincrbyfloat_command(c, argv):
-    incr = string2ld(argv[3])
+    incr = parse_long_double(argv[3])
     if incr is None:
         return R.NOT_FLOAT
-    if isinstance(incr, float):  # only infinities are floats here
+    if incr.__class__ is float:  # only infinities come back as floats
         return R.VALUE_NAN_OR_INF
     key = argv[1]
     h = _lookup_write_or_create(c, key)
@@ -477,17 +338,15 @@ def hincrbyfloat_command(c, argv):
         return h
     field = argv[2]
     old = h.get(field)
-    value = Fraction(0)
+    value = (0, 0)
     if old is not None:
-        value = string2ld(old)
+        value = parse_long_double(old)
         if value is None:
             return R.HASH_NOT_FLOAT
-    if isinstance(value, float):
-        return R.INCR_FLOAT_NAN  # inf + finite stays infinite
-    total = ld_round(value + incr)
-    if isinstance(total, float):
+    total = ld_add(value, incr)
+    if total.__class__ is not tuple:  # an infinity or NaN
         return R.INCR_FLOAT_NAN
-    new = ld2string_human(total)
+    new = format_long_double(total)
     _hash_set(c, h, field, new)
     db = c.db
     db.modified(key)
