@@ -195,38 +195,36 @@ class PubSub:
         subs = table.get(channel)
         if subs:
             tail = (SMESSAGE if sharded else MESSAGE) + _bulk(channel) + _bulk(message)
-            frame2 = b"*3\r\n" + tail
-            frame3 = None
-            deliver = self._deliver
-            for c in subs:
-                if c.resp.version == 2:
-                    deliver(c, frame2)
-                else:
-                    if frame3 is None:
-                        frame3 = b">3\r\n" + tail
-                    deliver(c, frame3)
+            self._deliver_all(subs, b"*3\r\n" + tail, b">3\r\n" + tail)
             receivers = len(subs)
-        if sharded or not self.patterns:
-            return receivers
-        rest = None
-        for pattern, (match, clients) in self.patterns.items():
-            if not match(channel):
-                continue
-            if rest is None:
-                rest = _bulk(channel) + _bulk(message)
-            tail = PMESSAGE + _bulk(pattern) + rest
-            frame2 = frame3 = None
-            for c in clients:
-                if c.resp.version == 2:
-                    if frame2 is None:
-                        frame2 = b"*4\r\n" + tail
-                    self._deliver(c, frame2)
-                else:
-                    if frame3 is None:
-                        frame3 = b">4\r\n" + tail
-                    self._deliver(c, frame3)
-            receivers += len(clients)
+        if not sharded and self.patterns:
+            rest = None
+            for pattern, (match, clients) in self.patterns.items():
+                if not match(channel):
+                    continue
+                if rest is None:
+                    rest = _bulk(channel) + _bulk(message)
+                tail = PMESSAGE + _bulk(pattern) + rest
+                self._deliver_all(clients, b"*4\r\n" + tail, b">4\r\n" + tail)
+                receivers += len(clients)
+        if self._pending and not self._flush_scheduled:
+            loop = self.node.loop
+            if loop is not None:  # without a loop (tools, tests) the caller flushes
+                self._flush_scheduled = True
+                loop.call_soon(self.flush)
         return receivers
+
+    def _deliver_all(self, clients, frame2: bytes, frame3: bytes) -> None:
+        """Queue one frame for each client, in its protocol's framing (the hot loop of PUBLISH)."""
+        pending = self._pending
+        for c in clients:
+            if c.closing:
+                continue
+            c.out.append(frame2 if c.resp.version == 2 else frame3)
+            # A client in the middle of its own pipeline writes the frame with
+            # its replies, in order; the others are written by flush().
+            if not c.processing and c not in pending:
+                pending[c] = None
 
     def publish_cluster(self, channel: bytes, message: bytes, sharded: bool = False) -> int:
         """PUBLISH/SPUBLISH: local delivery, then the other nodes (cluster mode)."""
@@ -237,20 +235,6 @@ class PubSub:
         return receivers
 
     # --- delivery -----------------------------------------------------------------------
-
-    def _deliver(self, c, frame: bytes) -> None:
-        if c.closing:
-            return
-        c.out.append(frame)
-        if c.processing:
-            return  # its own pipeline writes it, in order with its replies
-        if c not in self._pending:
-            self._pending[c] = None
-            if not self._flush_scheduled:
-                loop = self.node.loop
-                if loop is not None:  # without a loop (tools, tests) the caller flushes
-                    self._flush_scheduled = True
-                    loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Write every subscriber's pending frames (one write each), then apply the limits."""
