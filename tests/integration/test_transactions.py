@@ -386,3 +386,18 @@ def test_redis_py_asyncio_transactions(shardis_node, protocol):
         await r.aclose()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_exec_of_writes_waits_out_client_pause_write(diff):
+    pauser = diff.pair()
+    for queued, should_wait in ((("SET", "p", "1"), True), (("GET", "p"), False)):
+        for conn, admin in ((diff.shardis, pauser[0]), (diff.redis, pauser[1])):
+            assert conn.request("MULTI") == b"+OK\r\n"
+            assert conn.request(*queued) == b"+QUEUED\r\n"
+            assert admin.request("CLIENT", "PAUSE", "300", "WRITE") == b"+OK\r\n"
+            t0 = time.monotonic()
+            reply = conn.request("EXEC")
+            waited = time.monotonic() - t0
+            assert reply.startswith(b"*1\r\n")
+            assert (waited >= 0.2) == should_wait, (conn.port, queued, waited)
+            admin.request("CLIENT", "UNPAUSE")

@@ -189,8 +189,11 @@ def process_command(client, argv, cmd):
     ):
         return reject(client, replies.LOADING, cmd)
 
-    # 12. CLIENT PAUSE: park the client until the pause ends
-    if not client.replica and node.paused_until and node.is_paused_for(cmd):
+    # 12. CLIENT PAUSE: park the client until the pause ends (an EXEC is paused
+    # when one of its queued commands would be)
+    if not client.replica and node.paused_until and (
+        node.is_paused_for(cmd) or (cmd.fullname_b == b"exec" and any(node.is_paused_for(c) for c, _ in client.mstate))
+    ):
         client.wait_for_unpause(argv)
         return None
 
