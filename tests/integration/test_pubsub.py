@@ -428,3 +428,27 @@ def test_info_stats_pubsub_counts(diff):
 
     a, b = counts(diff.shardis), counts(diff.redis)
     assert a == b == [b"pubsub_channels:2", b"pubsub_patterns:1", b"pubsubshard_channels:1"]
+
+
+def test_confirmations_and_messages_pass_client_reply_off(diff):
+    for c in (diff.shardis, diff.redis):
+        c.send_command("CLIENT", "REPLY", "OFF")
+    check_frames(diff, ("SUBSCRIBE", "x"), 1)  # pushes are not replies
+    pub = diff.pair()
+    assert pub[0].request("PUBLISH", "x", "m") == pub[1].request("PUBLISH", "x", "m") == b":1\r\n"
+    assert frames(diff.shardis, 1) == frames(diff.redis, 1) == [b"*3\r\n$7\r\nmessage\r\n$1\r\nx\r\n$1\r\nm\r\n"]
+    for c in (diff.shardis, diff.redis):
+        c.send_command("PING")  # a reply: suppressed
+    check_frames(diff, ("UNSUBSCRIBE",), 1)
+    for c in (diff.shardis, diff.redis):
+        assert_quiet(c)
+
+
+def test_quit_while_subscribed_closes_and_unsubscribes(diff):
+    check_frames(diff, ("SUBSCRIBE", "bye"), 1)
+    for c in (diff.shardis, diff.redis):
+        c.send_command("QUIT")
+    assert diff.shardis.read_until_closed_or_idle(0.5) == diff.redis.read_until_closed_or_idle(0.5) == (b"+OK\r\n", True)
+    other = diff.pair()
+    assert wait_until(lambda: other[0].request("PUBSUB", "NUMSUB", "bye") == other[1].request("PUBSUB", "NUMSUB", "bye")
+                      == b"*2\r\n$3\r\nbye\r\n:0\r\n")
