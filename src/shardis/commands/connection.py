@@ -158,7 +158,7 @@ def _flags(c) -> str:
         f += "P"
     if c.multi:
         f += "x"
-    if c.blocked:
+    if c.blocked or c.waiting_pause:
         f += "b"
     if c.dirty_cas:
         f += "d"
@@ -426,8 +426,7 @@ def reset_client(c) -> None:
     c.readonly = False
     c.reply_off = False
     c.reply_skip_next = False
-    c.no_evict = False
-    c.no_touch = False
+    c.no_touch = False  # (CLIENT NO-EVICT survives RESET in Redis 7.0)
     c.user = b"default"
     c.authenticated = not node.config["requirepass"] and getattr(node, "acl", None) is None
     c.update_fast()

@@ -286,8 +286,18 @@ def flushdb_command(c, argv):
     mode = _flush_flags(argv)
     if mode.__class__ is bytes:
         return mode
-    c.node.dirty += c.db.flush()
+    removed = c.db.flush()
+    _count_flush(c, argv, removed)
     return R.OK
+
+
+def _count_flush(c, argv, removed: int) -> None:
+    """server.dirty += keys removed; an empty flush changes nothing but is still
+    propagated (forceCommandPropagation), so replicas and the AOF see every FLUSH."""
+    node = c.node
+    node.dirty += removed
+    if not removed:
+        node.propagate(c.db.id, argv)
 
 
 @describe(history=(("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")))
@@ -299,20 +309,25 @@ def flushall_command(c, argv):
     mode = _flush_flags(argv)
     if mode.__class__ is bytes:
         return mode
-    flush_all(c.node)
+    removed = flush_all(c.node)
+    _count_flush(c, argv, removed)
     return R.OK
 
 
-def flush_all(node) -> None:
-    """flushAllDataAndResetRDB: empty every database, then let persistence save."""
+def flush_all(node) -> int:
+    """flushAllDataAndResetRDB: empty every database, then let persistence save.
+
+    Returns the number of keys removed.  The hooks may save an RDB; the
+    dirty counter is kept as it was so the FLUSHALL is still propagated.
+    """
     removed = 0
     for db in node.dbs:
         removed += db.flush()
-    node.dirty += removed
     saved = node.dirty
     for hook in list(FLUSHALL_HOOKS):
         hook(node)
-    node.dirty = saved + 1
+    node.dirty = saved
+    return removed
 
 
 @command("swapdb", 3, "write fast", categories="keyspace dangerous", **_SERVER,
@@ -458,7 +473,6 @@ def shutdown_command(c, argv):
     if abort:
         return R.NO_SHUTDOWN_IN_PROGRESS  # shutdowns here never wait, so none is ever in progress
     node = c.node
-    node.log("warning", "User requested shutdown...")
     if (node.config["save"] and not nosave) or save:
         node.log("notice", "Saving the final RDB snapshot before exiting.")
         ok = SHUTDOWN_SAVE(node) if SHUTDOWN_SAVE is not None else False

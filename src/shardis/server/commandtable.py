@@ -189,6 +189,7 @@ def subcommand(
 
     def register(handler):
         p = container(parent, group=meta.get("group", "generic"))
+        meta.setdefault("group", p.group)  # a subcommand belongs to its container's group
         cmd = Command(
             name=name.lower(),
             arity=arity,

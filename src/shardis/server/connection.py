@@ -252,7 +252,10 @@ class Client(asyncio.Protocol):
                         except Exception as e:  # a handler bug must never kill the node
                             reply = dispatch.internal_error(self, cmd, e)
                         batch.append(cmd)
+                        batch_argv = argv  # the slow log needs it when the batch is one command
                         t_prev = 0
+                        if reply is not None and reply[0] == 45:  # errorstats, failed_calls
+                            dispatch.account_extra(self, cmd, argv, 0, reply)
                     else:
                         # One clock read per command: the previous read starts this one.
                         if not t_prev:
@@ -301,8 +304,8 @@ class Client(asyncio.Protocol):
                 node.stat_numcommands += n
                 self.tot_cmds += n
                 self.last_cmd = batch[-1]
-                if n == 1 and elapsed > node.slowlog_threshold_ns:
-                    dispatch.slowlog_push(self, argv, elapsed // 1000)
+                if n == 1 and elapsed > node.slowlog_threshold_ns and "skip_slowlog" not in batch[0].flags:
+                    dispatch.slowlog_push(self, batch_argv, elapsed // 1000)
         if out:
             self.flush()
         if self.close_after_reply:

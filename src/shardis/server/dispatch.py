@@ -238,18 +238,22 @@ def call(client, cmd, argv):
     except Exception as e:  # a handler bug must never kill the node
         reply = internal_error(client, cmd, e)
     account(client, cmd, argv, time.perf_counter_ns() - t0, reply)
+    own_line = None
     if node.monitors and not cmd.admin and "skip_monitor" not in cmd.flags:
-        feed_monitors(client, argv)
+        own_line = feed_monitors(client, argv)
     if node.dirty != dirty_before and node.propagate_hooks and cmd.write:
         node.propagate(client.db.id, getattr(client, "propagate_argv", None) or argv)
     client.propagate_argv = None
     # CLIENT REPLY OFF / SKIP, as call() handles CLIENT_REPLY_SKIP(_NEXT)
     if client.reply_off or client.reply_skip or client.reply_skip_next:
         if client.reply_off or client.reply_skip:
-            reply = None
+            reply = own_line = None
         client.reply_skip = client.reply_skip_next
         client.reply_skip_next = False
         client.update_fast()
+    if own_line is not None:
+        # A monitor watching its own commands sees each line after the reply, as in Redis.
+        reply = own_line if reply is None else reply + own_line
     return reply
 
 
@@ -283,14 +287,23 @@ def slowlog_push(client, argv, dur_us: int) -> None:
     del node.slowlog[maxlen:]
 
 
-def feed_monitors(client, argv) -> None:
-    """MONITOR: ``+<time> [<db> <addr>] "arg" ...`` to every monitoring client."""
+def feed_monitors(client, argv):
+    """MONITOR: ``+<time> [<db> <addr>] "arg" ...`` to every monitoring client.
+
+    Returns the line when ``client`` itself is a monitor: call() appends it
+    after the command's own reply.
+    """
     node = client.node
     now = time.time()
     parts = [b'"' + _repr_arg(a) + b'"' for a in argv]
     line = b"+%.6f [%d %s] %s\r\n" % (now, client.db.id, client.addr.encode(), b" ".join(parts))
+    own = None
     for m in list(node.monitors):
-        m.send(line)
+        if m is client:
+            own = line
+        else:
+            m.send(line)
+    return own
 
 
 def _repr_arg(a: bytes) -> bytes:

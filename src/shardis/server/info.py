@@ -190,7 +190,8 @@ def _clients(node):
         if reader is not None:
             max_in = max(max_in, reader.buffered())
         max_out = max(max_out, c.output_buffer_size() if hasattr(c, "output_buffer_size") else 0)
-    blocked = sum(1 for c in clients if c.blocked)
+    # Clients held by CLIENT PAUSE count as blocked, as in Redis (BLOCKED_POSTPONE).
+    blocked = sum(1 for c in clients if c.blocked or c.waiting_pause)
     in_timeout = sum(1 for c in clients if c.blocked and getattr(c.bstate, "timeout", 0))
     cluster = node.cluster
     links = getattr(cluster, "connections_count", None) if cluster is not None else None

@@ -25,6 +25,7 @@ from .. import REDIS_VERSION, __version__
 from ..keyspace import notify as kn
 from ..keyspace.db import Database
 from ..keyspace.expire import active_expire_cycle
+from . import memory
 from .config import Config
 from .pubsub import PubSub
 
@@ -226,6 +227,7 @@ class Node:
 
             await enable_cluster(self)  # sets self.cluster (raises ClusterInitError, an OSError)
         self.update_fast()
+        memory.mark_startup()  # INFO used_memory_startup: what an empty node uses
         self._cron_handle = self.loop.call_later(1.0 / self.hz, self._cron)
 
     def request_shutdown(self, code: int = 0) -> None:
