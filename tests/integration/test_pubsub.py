@@ -452,3 +452,23 @@ def test_quit_while_subscribed_closes_and_unsubscribes(diff):
     other = diff.pair()
     assert wait_until(lambda: other[0].request("PUBSUB", "NUMSUB", "bye") == other[1].request("PUBSUB", "NUMSUB", "bye")
                       == b"*2\r\n$3\r\nbye\r\n:0\r\n")
+
+
+@pytest.mark.parametrize("server", ["shardis_node", "redis_server"])
+def test_slow_subscriber_over_the_soft_limit_is_cut_after_the_soft_seconds(request, server):
+    """No hard limit; 256 kB soft for 1 s: the node closes the subscriber on its own, without new messages."""
+    node = request.getfixturevalue(server)
+    admin = node.connect()
+    assert admin.request("CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 262144 1") == b"+OK\r\n"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", node.port))
+    sock.sendall(encode_command("SUBSCRIBE", "soft"))
+    assert wait_until(lambda: admin.request("PUBSUB", "NUMSUB", "soft") == b"*2\r\n$4\r\nsoft\r\n:1\r\n")
+    t0 = time.monotonic()
+    got = [admin.request("PUBLISH", "soft", b"z" * 16384) for _ in range(400)]  # ~6.5 MB
+    if time.monotonic() - t0 < 0.9:  # (a loaded machine may take longer than the soft seconds)
+        assert set(got) == {b":1\r\n"}  # over the soft limit is not cut at once
+    assert wait_until(lambda: admin.request("PUBSUB", "NUMSUB", "soft") == b"*2\r\n$4\r\nsoft\r\n:0\r\n", timeout=10)
+    assert time.monotonic() - t0 < 8
+    sock.close()
