@@ -576,6 +576,33 @@ def _zadd_generic(c, argv, flags: int) -> bytes:
          since="1.2.0",
          complexity="O(log(N)) for each item added, where N is the number of elements in the sorted set.")
 def zadd_command(c, argv):
+    if len(argv) == 4:
+        # The common "ZADD key <integer score> member" (redis-benchmark's), flat.
+        # A score made of digits only cannot be an option and parses exactly as float().
+        b = argv[2]
+        if b.isdigit() and len(b) < 16:
+            db = c.db
+            key = argv[1]
+            z = db.lookup_write(key)
+            if z.__class__ is ZSet:
+                member = argv[3]
+                score = float(b)
+                cur = z.dict.get(member)
+                if cur == score:
+                    return R.CZERO
+                node = c.node
+                if cur is None:
+                    cfg = node.config
+                    z.insert(member, score, cfg["zset-max-listpack-entries"], cfg["zset-max-listpack-value"])
+                    reply = R.CONE
+                else:
+                    z.update(member, cur, score)
+                    reply = R.CZERO
+                node.dirty += 1
+                db.modified(key)
+                if node.notify_flags:
+                    node.notify(kn.ZSET, b"zadd", key, db.id)
+                return reply
     return _zadd_generic(c, argv, 0)
 
 
@@ -1299,7 +1326,22 @@ def _zpop(c, keys, where: int, emitkey: bool, count: int, nested: bool, nil_when
 
 
 def _zpop_minmax(c, argv, where: int) -> bytes:
-    if len(argv) > 3:
+    argc = len(argv)
+    if argc == 2:
+        # One member, flat reply in both protocols: the hot ZPOPMIN/ZPOPMAX, inline.
+        db = c.db
+        key = argv[1]
+        z = db.lookup_write(key)
+        if z.__class__ is ZSet:
+            score, member = z.pop(where == ZSET_MAX)
+            node = c.node
+            node.dirty += 1
+            if node.notify_flags:
+                node.notify(kn.ZSET, _POP_EVENT[where], key, db.id)
+            if not _deleted_if_empty(c, db, key, z):
+                db.modified(key)
+            return b"*2\r\n$%d\r\n%b\r\n%b" % (len(member), member, c.resp.double(score))
+    if argc > 3:
         return R.SYNTAX
     count = -1
     if len(argv) == 3:
