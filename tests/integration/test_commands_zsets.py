@@ -752,3 +752,91 @@ def test_getkeys_for_movable_keys(diff):
     for name in names:
         diff.check("COMMAND", "INFO", name)
     run(diff, "COMMAND GETKEYSANDFLAGS ZUNIONSTORE d 2 a b", "COMMAND GETKEYSANDFLAGS BZMPOP 0 2 a b MIN")
+
+
+# --- propagation (in process: what the node hands to the AOF/replication hooks) ----------------------
+
+
+class _Transport:
+    """Just enough of an asyncio transport for a Client that is never really connected."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def write(self, data):
+        self.data += data
+
+    def get_extra_info(self, name, default=None):
+        return default
+
+    def close(self):
+        pass
+
+    def get_write_buffer_size(self):
+        return 0
+
+
+def test_propagation_rewrites():
+    """ZMPOP and pops served to blocked clients replicate as ZPOPMIN/ZPOPMAX with Redis's arguments."""
+    import asyncio
+
+    from shardis.commands import load_all
+    from shardis.server import dispatch
+    from shardis.server.commandtable import lookup
+    from shardis.server.config import Config
+    from shardis.server.connection import Client
+    from shardis.server.node import Node
+
+    load_all()
+    node = Node(Config())
+    loop = asyncio.new_event_loop()
+    node.loop = loop
+    propagated = []
+    node.propagate_hooks.append(lambda dbid, argv: propagated.append([bytes(a) for a in argv]))
+    node.update_fast()
+
+    def client():
+        c = Client(node)
+        c.transport = _Transport()
+        return c
+
+    def call(c, *args):
+        argv = [a.encode() if isinstance(a, str) else a for a in args]
+        return dispatch.call(c, lookup(argv[0]), argv)
+
+    try:
+        c = client()
+        call(c, "ZADD", "z", "1", "a", "2", "b", "3", "c")
+        call(c, "ZMPOP", "2", "none", "z", "MAX", "COUNT", "2")
+        call(c, "ZMPOP", "1", "none", "MIN")
+        call(c, "BZPOPMIN", "none", "z", "0")
+        call(c, "ZADD", "z", "1", "a", "2", "b")
+        call(c, "BZMPOP", "0", "1", "z", "MIN", "COUNT", "5")
+        call(c, "ZPOPMIN", "nothing")
+        assert propagated == [
+            [b"ZADD", b"z", b"1", b"a", b"2", b"b", b"3", b"c"],
+            [b"ZPOPMAX", b"z", b"2"],
+            [b"ZPOPMIN", b"z"],
+            [b"ZADD", b"z", b"1", b"a", b"2", b"b"],
+            [b"ZPOPMIN", b"z", b"5"],  # the COUNT asked for, not the number popped
+        ]
+        del propagated[:]
+        waiter1, waiter2 = client(), client()
+        assert call(waiter1, "BZPOPMAX", "k", "0") is None and waiter1.blocked
+        assert call(waiter2, "BZMPOP", "0", "1", "k", "MIN", "COUNT", "3") is None and waiter2.blocked
+        call(c, "ZADD", "k", "1", "x", "2", "y", "3", "z", "4", "w")
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert not waiter1.blocked and not waiter2.blocked
+        assert bytes(waiter1.transport.data) == b"*3\r\n$1\r\nk\r\n$1\r\nw\r\n$1\r\n4\r\n"
+        assert bytes(waiter2.transport.data) == (
+            b"*2\r\n$1\r\nk\r\n*3\r\n*2\r\n$1\r\nx\r\n$1\r\n1\r\n*2\r\n$1\r\ny\r\n$1\r\n2\r\n"
+            b"*2\r\n$1\r\nz\r\n$1\r\n3\r\n"
+        )
+        assert propagated == [
+            [b"ZADD", b"k", b"1", b"x", b"2", b"y", b"3", b"z", b"4", b"w"],
+            [b"ZPOPMAX", b"k"],
+            [b"ZPOPMIN", b"k", b"3"],
+        ]
+        assert b"k" not in node.dbs[0].data
+    finally:
+        loop.close()
