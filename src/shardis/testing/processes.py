@@ -209,7 +209,8 @@ class ServerProcess:
     """One server process on 127.0.0.1 with its own temporary directory.
 
     ``directives`` (mapping, lines or tuples, see ``normalize_directives``)
-    are written after the defaults, so they override them.  ``port=None``
+    are written after the defaults, so they override them; ``args`` are
+    passed on the command line after the config file (``--name value``).  ``port=None``
     picks a free port.  Use as a context manager, or call ``start()`` and
     ``cleanup()`` (stop the process, remove the directory).
     """
@@ -224,8 +225,10 @@ class ServerProcess:
     ]
 
     def __init__(self, directives=None, *, port: int | None = None, dir: str | os.PathLike | None = None,
-                 startup_timeout: float = STARTUP_TIMEOUT, keep_dir: bool = False, env: Mapping | None = None):
+                 startup_timeout: float = STARTUP_TIMEOUT, keep_dir: bool = False, env: Mapping | None = None,
+                 args: Iterable[str] = ()):
         self.auto_port = port is None
+        self.args = list(args)  # extra command-line arguments after the config file
         self.port = free_port() if port is None else port
         self.host = "127.0.0.1"
         self.extra = normalize_directives(directives)
@@ -505,7 +508,7 @@ class ShardisProcess(ServerProcess):
     kind = "shardis"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "shardis", "server", str(self.conf_path)]
+        return [sys.executable, "-m", "shardis", "server", str(self.conf_path)] + self.args
 
     def child_env(self) -> dict:
         env = super().child_env()
@@ -552,4 +555,4 @@ class RedisServerProcess(ServerProcess):
         super().__init__(directives, **kwargs)
 
     def command(self) -> list[str]:
-        return [self.binary, str(self.conf_path)]
+        return [self.binary, str(self.conf_path)] + self.args
