@@ -14,9 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-# The slow log is off: these tests compare replies, and whether a command on a
-# loaded test machine crosses the slow-log threshold is not what they test.
-pytestmark = [pytest.mark.timeout(600), pytest.mark.node_directives("slowlog-log-slower-than -1")]
+pytestmark = pytest.mark.timeout(600)
 
 
 def run(d, *commands):

@@ -20,9 +20,7 @@ from hypothesis import strategies as st
 
 from shardis.testing.rawclient import RawConnection, encode_command, split_frames
 
-# The slow log is off: these tests compare replies, and whether a command on a
-# loaded test machine crosses the slow-log threshold is not what they test.
-pytestmark = [pytest.mark.timeout(600), pytest.mark.node_directives("slowlog-log-slower-than -1")]
+pytestmark = pytest.mark.timeout(600)
 
 RESP_VERSIONS = ["2", "3"]
 
