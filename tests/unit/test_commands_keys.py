@@ -317,10 +317,11 @@ def test_expire_in_the_past_on_a_replica_only_sets_the_time(h):
     ],
 )
 def test_expire_conditions(h, current, args, expected):
+    base = now_ms() + 10**7  # absolute times, so equal means equal
     h("SET", "a", "1")
     if current is not None:
-        h("EXPIRE", "a", str(current))
-    assert h("EXPIRE", "a", "1000", *args) == b":%d\r\n" % expected
+        h("PEXPIREAT", "a", str(base + current))
+    assert h("PEXPIREAT", "a", str(base + 1000), *args) == b":%d\r\n" % expected
 
 
 def test_expire_errors(h):
@@ -546,6 +547,30 @@ def test_scan_reuses_the_snapshot_while_nothing_is_written(h):
     h("SCAN", "0", "COUNT", "5")
     h("SCAN", "0", "COUNT", "5")
     assert len(K._REGISTRIES[h.db].snaps) == 1
+
+
+def test_scans_sharing_a_snapshot_do_not_restart_each_other(h):
+    for i in range(100):
+        h.db.set(b"k%d" % i, b"v")
+    first = h("SCAN", "0", "COUNT", "10").split(b"\r\n")[2]
+    seen_a, _ = _scan_all(h, count=30)  # a second scan, on the same snapshot, runs to the end
+    assert len(K._REGISTRIES[h.db].snaps) == 1
+    cursor, seen_b = first, []
+    while cursor != b"0":
+        parts = h("SCAN", cursor, "COUNT", "10").split(b"\r\n")
+        cursor = parts[2]
+        seen_b += _keys(b"\r\n".join(parts[3:]))
+    assert len(seen_b) == 90 and len(set(seen_a)) == 100  # no restart: nothing repeated
+    assert not K._REGISTRIES[h.db].snaps
+
+
+def test_scan_does_not_share_a_snapshot_after_changes(h):
+    for i in range(100):
+        h.db.set(b"k%d" % i, b"v")
+    h("SCAN", "0", "COUNT", "10")
+    h.db.set(b"new", b"v")  # bypasses dirty: the exact check must notice
+    seen, _ = _scan_all(h, count=10)
+    assert b"new" in seen
 
 
 def test_scan_filters(h):

@@ -16,9 +16,10 @@ one, and a resize reorders nothing but compacts.  So SCAN here iterates a
 *snapshot* of the key names:
 
 * ``SCAN 0`` takes ``list(db.data)`` (one C-level copy, ~15 ms per million
-  keys), or reuses the newest snapshot when no write happened since it was
-  taken (same dict object, same ``node.dirty``: the key set can only have
-  shrunk by expiry, and a superset is fine).
+  keys), or shares the newest snapshot when it still holds exactly the
+  current key names (checked: same dict, same ``node.dirty``, same size,
+  every name still present), so many scanners of a quiet keyspace cost
+  one snapshot.
 * The cursor is ``snapshot_id << 40 | position``.  Each call walks the
   snapshot from ``position``, skipping names no longer present, until it has
   COUNT live keys (or looked at 10 x COUNT names, as Redis bounds its
@@ -29,7 +30,7 @@ one, and a resize reorders nothing but compacts.  So SCAN here iterates a
   returned twice by one scan unless the scan had to restart (below).
 * Snapshots are kept per database, at most ``SCAN_MAX_SNAPSHOTS`` and each
   for ``SCAN_SNAPSHOT_IDLE`` seconds after its last use, and dropped when
-  their scan completes.  A cursor whose snapshot is gone (evicted, or a
+  the last scan using them completes.  A cursor whose snapshot is gone (evicted, or a
   cursor from another process) restarts the walk on a fresh snapshot:
   every key is then returned again, which repeats keys but keeps the
   guarantee.
@@ -419,13 +420,14 @@ def parse_scan_cursor(arg: bytes):
 
 
 class _Snapshot:
-    __slots__ = ("keys", "data", "dirty", "used")
+    __slots__ = ("keys", "data", "dirty", "used", "scans")
 
     def __init__(self, keys, data, dirty):
         self.keys = keys
         self.data = data
         self.dirty = dirty
         self.used = time.monotonic()
+        self.scans = 1  # scans started on it and not yet completed
 
 
 class _ScanRegistry:
@@ -450,8 +452,15 @@ class _ScanRegistry:
         if self.snaps:
             sid = next(reversed(self.snaps))
             snap = self.snaps[sid]
-            if snap.data is db.data and snap.dirty == node.dirty:
+            data = db.data
+            if (
+                snap.data is data
+                and snap.dirty == node.dirty
+                and len(snap.keys) == len(data)
+                and all(map(data.__contains__, snap.keys))
+            ):
                 snap.used = time.monotonic()
+                snap.scans += 1
                 self.snaps.move_to_end(sid)
                 return sid, snap
         sid = self.next_id
@@ -508,7 +517,9 @@ def scan_keys(c, db, cursor: int, count: int):
         if k in data:
             out.append(k)
     if pos >= end:
-        reg.snaps.pop(sid, None)
+        snap.scans -= 1
+        if snap.scans <= 0:
+            reg.snaps.pop(sid, None)
         return 0, out
     return (sid << SCAN_POS_BITS) | pos, out
 
