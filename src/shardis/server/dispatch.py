@@ -161,6 +161,8 @@ def process_command(client, argv, cmd):
         and (is_write or cmd.name == "ping")
     ):
         return reject(client, replies.MISCONF, cmd)
+    if node.aof_write_error is not None and not client.is_master_link and (is_write or cmd.name == "ping"):
+        return reject(client, replies.err_fmt(replies.MISCONF_AOF, node.aof_write_error), cmd)
 
     # 8. read-only replica
     if node.master is not None and node.config["replica-read-only"] and not client.is_master_link and is_write:
@@ -232,11 +234,14 @@ def call(client, cmd, argv):
     """Execute ``cmd`` with Redis's accounting.  Returns the reply frame."""
     node = client.node
     dirty_before = node.dirty
+    node.call_depth += 1
     t0 = time.perf_counter_ns()
     try:
         reply = cmd.handler(client, argv)
     except Exception as e:  # a handler bug must never kill the node
         reply = internal_error(client, cmd, e)
+    finally:
+        node.call_depth -= 1
     account(client, cmd, argv, time.perf_counter_ns() - t0, reply)
     own_line = None
     if node.monitors and not cmd.admin and "skip_monitor" not in cmd.flags:
@@ -254,6 +259,11 @@ def call(client, cmd, argv):
     if own_line is not None:
         # A monitor watching its own commands sees each line after the reply, as in Redis.
         reply = own_line if reply is None else reply + own_line
+    if not node.call_depth and node.propagate_flush_hooks:
+        # The top-level command (or EXEC) has propagated everything: the AOF is
+        # written (and fsynced with appendfsync always) before the reply leaves.
+        for hook in node.propagate_flush_hooks:
+            hook()
     return reply
 
 

@@ -76,6 +76,12 @@ class Node:
         # While EXEC runs its commands, their writes are collected here so the
         # transaction can be propagated as one MULTI ... EXEC block.
         self.propagate_capture: list | None = None
+        # Nesting depth of dispatch.call (and of the cron): propagation is
+        # written out (AOF) when a top-level command has finished propagating,
+        # before its reply leaves -- see propagate_flush_hooks.
+        self.call_depth = 0
+        self.propagate_flush_hooks: list = []  # callables() run at call depth 0 after propagation
+        self.aof_write_error: str | None = None  # set while the AOF cannot be written (MISCONF)
         self.monitors: list = []
         self.pubsub = PubSub(self)  # subscriptions and message delivery (server/pubsub.py)
         self.cluster = None  # set in cluster mode
@@ -104,6 +110,10 @@ class Node:
         config.on_change("notify-keyspace-events", self._on_notify_change)
         config.on_change("hz", lambda v, old: setattr(self, "hz", max(1, min(500, v))))
         self._on_notify_change(config["notify-keyspace-events"], None)
+        # RDB/AOF: snapshots, the AOF, start-up loading (persistence/snapshot.py)
+        from ..persistence.snapshot import Persistence
+
+        self.persistence = Persistence(self)
 
     # --- small queries used on hot paths ------------------------------------------
 
@@ -245,9 +255,15 @@ class Node:
             self.loop.add_signal_handler(sig, self._on_signal, name)
         self.log("notice", f"shardis {__version__} (Redis {REDIS_VERSION} compatible), pid={self.pid}, port={self.config['port']}")
         self.log("notice", "Server initialized")
-        self.log("notice", "Ready to accept connections tcp")
-        await self.shutdown_requested
-        await self.stop()
+        # Load the dataset while already listening: clients get -LOADING meanwhile.
+        if await self.persistence.load_at_startup():
+            self.log("notice", "Ready to accept connections tcp")
+            await self.shutdown_requested
+            await self.stop()
+        else:  # the reason is logged; Redis exits with status 1 here
+            self.exit_code = 1
+            for srv in self.servers:
+                srv.close()
         if pidfile:
             try:
                 os.unlink(pidfile)
@@ -257,6 +273,9 @@ class Node:
 
     def _on_signal(self, name: str) -> None:
         self.log("warning", f"Received {name} scheduling shutdown...")
+        # As Redis: save first when save points are set, and keep running if that fails.
+        if not self.persistence.shutdown_on_signal(name):
+            return
         self.request_shutdown(0)
 
     async def stop(self) -> None:
@@ -281,8 +300,9 @@ class Node:
         self.lru_clock = self.unixtime
         self.cronloops += 1
         period = 1.0 / self.hz
+        self.call_depth += 1  # what the cron propagates is written out once, at the end
         try:
-            if self.active_expire_enabled and self.master is None:
+            if self.active_expire_enabled and self.master is None and not self.loading:
                 deadline = time.monotonic() + period * ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC / 100
                 now_ms = int(now * 1000)
                 for db in self.dbs:
@@ -296,6 +316,10 @@ class Node:
                 hook(now)
         except Exception as e:  # the cron must keep running whatever a subsystem does
             self.log("warning", f"cron error: {e!r}")
+        finally:
+            self.call_depth -= 1
+        for hook in self.propagate_flush_hooks:
+            hook()
         self._cron_handle = self.loop.call_later(period, self._cron)
 
     def _sample_stats(self) -> None:

@@ -291,4 +291,19 @@ CLUSTER_EPOCH_NODES_KNOWN = err(
 CLUSTER_EPOCH_NONZERO = err("ERR Node config epoch is already non-zero")
 CLUSTER_RESET_WITH_KEYS = err("ERR CLUSTER RESET can't be called with master nodes containing keys")
 
+# --- persistence (rdb.c, aof.c, debug.c, server.c) -------------------------
+ERR_BARE = b"-ERR\r\n"  # shared.err: SAVE / BGSAVE / DEBUG RELOAD when the save failed
+MISCONF_AOF = "MISCONF Errors writing to the AOF file: %s"
+BGSAVE_IN_PROGRESS = err("ERR Background save already in progress")
+BGSAVE_CHILD_ACTIVE = err(
+    "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+    "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
+)
+BGREWRITEAOF_IN_PROGRESS = err("ERR Background append only file rewriting already in progress")
+BGREWRITEAOF_FAILED = err(
+    "ERR Can't execute an AOF background rewriting. Please check the server logs for more information."
+)
+DEBUG_RELOAD_OPTIONS = err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+DEBUG_RELOAD_LOAD_FAILED = err("ERR Error trying to load the RDB dump, check server logs.")
+
 __all__ = [name for name in dir() if name.isupper() or name in ("err", "err_fmt", "wrong_arity", "unknown_subcommand", "proto_error")]
