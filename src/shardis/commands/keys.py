@@ -824,7 +824,9 @@ def object_refcount(node, v) -> int:
 
     Redis shares the objects for 0..9999 unless an LRU/LFU maxmemory policy
     is set (those need a per-object clock).  Values stored here are never
-    shared between keys, so any other value has one reference.
+    shared between keys, so any other value has one reference.  Not told
+    apart: a COPY of a shared integer and an integer-looking INCRBYFLOAT
+    result, which Redis holds in private objects (refcount 1).
     """
     if v.__class__ is bytes and string_encoding(v) == b"int":
         n = int(v)

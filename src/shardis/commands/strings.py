@@ -9,7 +9,11 @@ Every variant of SET (SETNX, SETEX, PSETEX, GETSET) goes through
 Where a Redis command edits a string in place (APPEND, SETRANGE) Redis first
 "unshares" it into a raw string, and OBJECT ENCODING says ``raw`` from then
 on; here the value becomes a ``bytearray`` at exactly those points, which
-both reports ``raw`` and makes the edit cheap.
+both reports ``raw`` and makes the edit cheap.  One case cannot be told
+apart: an INCRBYFLOAT result that reads as an integer ("6") is an embstr in
+Redis (it skips tryObjectEncoding) but a plain ``bytes`` here, so OBJECT
+ENCODING says ``int`` for it (a distinct string type would have to be
+accepted by every reader of strings in the code base).
 
 INCRBYFLOAT computes in x87 80-bit ``long double`` in Redis and prints the
 result with ``%.17Lf`` before trimming zeros, so its answers (``0.1 + 0.2`` is
