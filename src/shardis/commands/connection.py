@@ -26,7 +26,7 @@ from .. import REDIS_VERSION
 from ..protocol.resp import RESP2, RESP3, bulk, integer
 from ..server import connection as _conn
 from ..server import replies as R
-from ..server.commandtable import command, describe, subcommand
+from ..server.commandtable import arg, command, describe, subcommand
 
 __all__ = [
     "string2ll",
@@ -62,6 +62,11 @@ _CLIENT_TYPES = {
 
 
 # --- helpers shared with the server commands ------------------------------------------
+
+
+def _tok(name: str, token: str, **kw) -> dict:
+    """A pure-token argument (COMMAND DOCS)."""
+    return arg(name, "pure-token", token=token, **kw)
 
 
 def string2ll(b: bytes):
@@ -265,6 +270,7 @@ def _redact(argv, *positions) -> None:
 # --- PING ECHO QUIT -----------------------------------------------------------------
 
 
+@describe(arguments=(arg("message", "string", flags="optional"),))
 @command("ping", -1, "fast sentinel", group="connection", categories="connection",
          summary="Ping the server", since="1.0.0", complexity="O(1)",
          tips=("request_policy:all_shards", "response_policy:all_succeeded"))
@@ -280,6 +286,7 @@ def ping_command(c, argv):
     return R.PONG
 
 
+@describe(arguments=(arg("message", "string"),))
 @command("echo", 2, "loading stale fast", group="connection", categories="connection",
          summary="Echo the given string", since="1.0.0", complexity="O(1)")
 def echo_command(c, argv):
@@ -313,6 +320,14 @@ def hello_reply(c) -> bytes:
 
 
 @describe(history=(("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context."),))
+@describe(arguments=(
+    arg("arguments", "block",
+        arg("protover", "integer"),
+        arg("username_password", "block", arg("username", "string"), arg("password", "string"),
+            token="AUTH", flags="optional"),
+        arg("clientname", "string", token="SETNAME", flags="optional"),
+        flags="optional"),
+))
 @command("hello", -1, "noscript loading stale fast no_auth allow_busy sentinel",
          group="connection", categories="connection",
          summary="Handshake with Redis", since="6.0.0",
@@ -355,6 +370,7 @@ def hello_command(c, argv):
 
 
 @describe(history=(("6.0.0", "Added ACL style (username and password)."),))
+@describe(arguments=(arg("username", "string", since="6.0.0", flags="optional"), arg("password", "string")))
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy sentinel",
          group="connection", categories="connection",
          summary="Authenticate to the server", since="1.0.0",
@@ -376,6 +392,7 @@ def auth_command(c, argv):
     return R.WRONGPASS
 
 
+@describe(arguments=(arg("index", "integer"),))
 @command("select", 2, "loading stale fast", group="connection", categories="connection",
          summary="Change the selected database for the current connection", since="1.0.0",
          complexity="O(1)")
@@ -510,6 +527,7 @@ def client_getname(c, argv):
     return bulk(c.name) if c.name else c.resp.null
 
 
+@describe(arguments=(arg("connection-name", "string"),))
 @subcommand("client", "setname", 3, "noscript loading stale", **_CLIENT,
             summary="Set the current connection name", since="2.6.9", complexity="O(1)")
 def client_setname(c, argv):
@@ -534,6 +552,12 @@ def client_info_command(c, argv):
     ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter."),
     ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."),
     ("7.0.3", "Added `ssub` field."),
+))
+@describe(arguments=(
+    arg("normal_master_replica_pubsub", "oneof",
+        _tok("normal", "NORMAL"), _tok("master", "MASTER"), _tok("replica", "REPLICA"), _tok("pubsub", "PUBSUB"),
+        token="TYPE", since="5.0.0", flags="optional"),
+    arg("id", "block", arg("client-id", "integer", flags="multiple"), token="ID", since="6.2.0", flags="optional"),
 ))
 @subcommand("client", "list", -2, "admin noscript loading stale", **_CLIENT,
             summary="Get the list of client connections", since="2.4.0",
@@ -575,6 +599,22 @@ def client_list(c, argv):
     ("3.2.0", "Added `master` type in for `TYPE` option."),
     ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."),
     ("6.2.0", "`LADDR` option."),
+))
+@describe(arguments=(
+    arg("filter", "oneof",
+        arg("ip:port", "string", deprecated_since="2.8.12"),
+        arg("new-format", "oneof",
+            arg("client-id", "integer", token="ID", since="2.8.12", flags="optional"),
+            arg("normal_master_slave_pubsub", "oneof",
+                _tok("normal", "NORMAL"), _tok("master", "MASTER", since="3.2.0"), _tok("slave", "SLAVE"),
+                _tok("replica", "REPLICA", since="5.0.0"), _tok("pubsub", "PUBSUB"),
+                token="TYPE", since="2.8.12", flags="optional"),
+            arg("username", "string", token="USER", flags="optional"),
+            arg("ip:port", "string", token="ADDR", flags="optional"),
+            arg("ip:port", "string", token="LADDR", since="6.2.0", flags="optional"),
+            arg("yes/no", "string", token="SKIPME", flags="optional"),
+            flags="multiple"),
+    ),
 ))
 @subcommand("client", "kill", -3, "admin noscript loading stale", **_CLIENT,
             summary="Kill the connection of a client", since="2.4.0",
@@ -655,6 +695,7 @@ def _user_exists(node, name: bytes) -> bool:
     return name == b"default"
 
 
+@describe(arguments=(arg("on_off_skip", "oneof", _tok("on", "ON"), _tok("off", "OFF"), _tok("skip", "SKIP")),))
 @subcommand("client", "reply", 3, "noscript loading stale", **_CLIENT,
             summary="Instruct the server whether to reply to commands", since="3.2.0",
             complexity="O(1)")
@@ -679,6 +720,10 @@ def client_reply(c, argv):
 
 
 @describe(history=(("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option."),))
+@describe(arguments=(
+    arg("timeout", "integer"),
+    arg("mode", "oneof", _tok("write", "WRITE"), _tok("all", "ALL"), since="6.2.0", flags="optional"),
+))
 @subcommand("client", "pause", -3, "admin noscript loading stale", **_CLIENT,
             summary="Stop processing commands from clients for some time", since="2.9.50",
             complexity="O(1)")
@@ -720,6 +765,7 @@ def client_unpause(c, argv):
     return R.OK
 
 
+@describe(arguments=(arg("enabled", "oneof", _tok("on", "ON"), _tok("off", "OFF")),))
 @subcommand("client", "no-evict", 3, "admin noscript loading stale", **_CLIENT,
             summary="Set client eviction mode for the current connection", since="7.0.0",
             complexity="O(1)")

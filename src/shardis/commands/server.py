@@ -38,9 +38,9 @@ from ..protocol.resp import bulk, integer
 from ..server import info as INFO
 from ..server import memory
 from ..server import replies as R
-from ..server.commandtable import TABLE, KeySpecError, command, describe, lookup, subcommand
+from ..server.commandtable import TABLE, KeySpecError, arg, command, describe, lookup, subcommand
 from ..server.config import ConfigError
-from .connection import get_int, help_reply, string2ll, subcommand_syntax_error
+from .connection import _tok, get_int, help_reply, string2ll, subcommand_syntax_error
 
 __all__ = [
     "SHUTDOWN_SAVE",
@@ -96,6 +96,7 @@ def _flush_flags(argv):
 
 
 @describe(history=(("7.0.0", "Added support for taking multiple section arguments."),))
+@describe(arguments=(arg("section", "string", flags="optional multiple"),))
 @command("info", -1, "loading stale sentinel", categories="dangerous", **_SERVER,
          summary="Get information and statistics about the server", since="1.0.0", complexity="O(1)",
          tips=("nondeterministic_output", "request_policy:all_shards", "response_policy:special"))
@@ -135,6 +136,7 @@ def _has_glob(p: bytes) -> bool:
 
 
 @describe(history=(("7.0.0", "Added the ability to pass multiple pattern parameters in one call"),))
+@describe(arguments=(arg("parameter", "block", arg("parameter", "string"), flags="multiple"),))
 @subcommand("config", "get", -3, "admin noscript loading stale", **_CONFIG,
             summary="Get the values of configuration parameters", since="2.0.0",
             complexity="O(N) when N is the number of configuration parameters provided")
@@ -179,6 +181,7 @@ def is_local_client(c) -> bool:
 
 
 @describe(history=(("7.0.0", "Added the ability to set multiple parameters in one call."),))
+@describe(arguments=(arg("parameter_value", "block", arg("parameter", "string"), arg("value", "string"), flags="multiple"),))
 @subcommand("config", "set", -4, "admin noscript loading stale", **_CONFIG,
             summary="Set configuration parameters to the given values", since="2.0.0",
             complexity="O(N) when N is the number of configuration parameters provided",
@@ -278,6 +281,7 @@ def dbsize_command(c, argv):
 
 
 @describe(history=(("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")))
+@describe(arguments=(arg("async", "oneof", _tok("async", "ASYNC", since="4.0.0"), _tok("sync", "SYNC", since="6.2.0"), flags="optional"),))
 @command("flushdb", -1, "write", categories="keyspace dangerous", **_SERVER,
          summary="Remove all keys from the current database", since="1.0.0",
          complexity="O(N) where N is the number of keys in the selected database",
@@ -301,6 +305,7 @@ def _count_flush(c, argv, removed: int) -> None:
 
 
 @describe(history=(("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")))
+@describe(arguments=(arg("async", "oneof", _tok("async", "ASYNC", since="4.0.0"), _tok("sync", "SYNC", since="6.2.0"), flags="optional"),))
 @command("flushall", -1, "write", categories="keyspace dangerous", **_SERVER,
          summary="Remove all keys from all databases", since="1.0.0",
          complexity="O(N) where N is the total number of keys in all databases",
@@ -330,6 +335,7 @@ def flush_all(node) -> int:
     return removed
 
 
+@describe(arguments=(arg("index1", "integer"), arg("index2", "integer")))
 @command("swapdb", 3, "write fast", categories="keyspace dangerous", **_SERVER,
          summary="Swaps two Redis databases", since="4.0.0",
          complexity="O(N) where N is the count of clients watching or blocking on keys from both databases.")
@@ -418,6 +424,7 @@ def role_command(c, argv):
     return b"".join(parts)
 
 
+@describe(arguments=(arg("version", "integer", token="VERSION", flags="optional"),))
 @command("lolwut", -1, "readonly fast", **_SERVER,
          summary="Display some computer art and the Redis version", since="5.0.0", complexity="")
 def lolwut_command(c, argv):
@@ -448,6 +455,12 @@ def monitor_command(c, argv):
 
 
 @describe(history=(("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),))
+@describe(arguments=(
+    arg("nosave_save", "oneof", _tok("nosave", "NOSAVE"), _tok("save", "SAVE"), flags="optional"),
+    _tok("now", "NOW", since="7.0.0", flags="optional"),
+    _tok("force", "FORCE", since="7.0.0", flags="optional"),
+    _tok("abort", "ABORT", since="7.0.0", flags="optional"),
+))
 @command("shutdown", -1, "admin noscript loading stale no_multi sentinel allow_busy nofastpath", **_SERVER,
          summary="Synchronously save the dataset to disk and then shut down the server", since="1.0.0",
          complexity="O(N) when saving, where N is the total number of keys in all databases when "
@@ -510,6 +523,7 @@ def slowlog_help(c, argv):
 
 
 @describe(history=(("4.0.0", "Added client IP address, port and name to the reply."),))
+@describe(arguments=(arg("count", "integer", flags="optional"),))
 @subcommand("slowlog", "get", -2, "admin loading stale", **_SERVER,
             summary="Get the slow log's entries", since="2.2.12",
             complexity="O(N) where N is the number of entries returned",
@@ -612,6 +626,7 @@ def latency_latest(c, argv):
     return b"".join(parts)
 
 
+@describe(arguments=(arg("event", "string"),))
 @subcommand("latency", "history", 3, "admin noscript loading stale", **_LATENCY,
             summary="Return timestamp-latency samples for the event.", since="2.8.13", complexity="O(1)",
             tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
@@ -620,6 +635,7 @@ def latency_history(c, argv):
     return b"*%d\r\n" % len(samples) + b"".join(b"*2\r\n" + integer(t) + integer(ms) for t, ms in samples)
 
 
+@describe(arguments=(arg("event", "string"),))
 @subcommand("latency", "graph", 3, "admin noscript loading stale", **_LATENCY,
             summary="Return a latency graph for the event.", since="2.8.13", complexity="O(1)",
             tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"))
@@ -639,6 +655,7 @@ def latency_doctor(c, argv):
     return _text_reply(c, LATENCY_DOCTOR_NO_SPIKES)
 
 
+@describe(arguments=(arg("event", "string", flags="optional multiple"),))
 @subcommand("latency", "reset", -2, "admin noscript loading stale", **_LATENCY,
             summary="Reset latency data for one or more events.", since="2.8.13", complexity="O(1)",
             tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
@@ -675,6 +692,7 @@ def _histogram_reply(c, cmd) -> bytes:
     return b"".join(parts)
 
 
+@describe(arguments=(arg("command", "string", flags="optional multiple"),))
 @subcommand("latency", "histogram", -2, "admin noscript loading stale", **_LATENCY,
             summary="Return the cumulative distribution of latencies of a subset of commands or all.",
             since="7.0.0", complexity="O(N) where N is the number of commands with latency information being retrieved.",
@@ -732,6 +750,7 @@ def memory_help(c, argv):
 
 
 @describe(key_specs=({"flags": ("RO",), "begin_search": ("index", 2), "find_keys": ("range", 0, 1, 0)},))
+@describe(arguments=(arg("key", "key", key_spec_index=0), arg("count", "integer", token="SAMPLES", flags="optional")))
 @subcommand("memory", "usage", -3, "readonly", keys=(2, 2, 1), categories="", **_MEMORY,
             summary="Estimate the memory usage of a key", since="4.0.0",
             complexity="O(N) where N is the number of samples.")
@@ -891,6 +910,7 @@ def function_help(c, argv):
     return help_reply("FUNCTION", FUNCTION_HELP)
 
 
+@describe(arguments=(arg("library-name-pattern", "string", token="LIBRARYNAME", flags="optional"), _tok("withcode", "WITHCODE", flags="optional")))
 @subcommand("function", "list", -2, "noscript", **_FUNCTION,
             summary="List information about all the functions", since="7.0.0",
             complexity="O(N) where N is the number of functions", tips=("nondeterministic_output_order",))
@@ -915,6 +935,7 @@ def function_list(c, argv):
     return b"*0\r\n"
 
 
+@describe(arguments=(arg("async", "oneof", _tok("async", "ASYNC"), _tok("sync", "SYNC"), flags="optional"),))
 @subcommand("function", "flush", -2, "write noscript", **_FUNCTION,
             summary="Deleting all functions", since="7.0.0", complexity="O(N) where N is the number of functions deleted",
             tips=("request_policy:all_shards", "response_policy:all_succeeded"))
@@ -954,6 +975,7 @@ def function_dump(c, argv):
     return bulk(head + crc64(0, head).to_bytes(8, "little"))
 
 
+@describe(arguments=(arg("library-name", "string"),))
 @subcommand("function", "delete", 3, "write noscript", **_FUNCTION,
             summary="Delete a function by name", since="7.0.0", complexity="O(1)",
             tips=("request_policy:all_shards", "response_policy:all_succeeded"))
@@ -1512,7 +1534,7 @@ def command_docs(r, cmd) -> bytes:
             fields.append((attr.encode(), bulk(v.encode())))
     history = cmd.history
     if history:
-        fields.append((b"history", b"*%d\r\n" % len(history) + b"".join(
+        fields.append((b"history", r.set_header(len(history)) + b"".join(
             b"*2\r\n" + bulk(v.encode()) + bulk(t.encode()) for v, t in history)))
     args = cmd.arguments
     if args:
@@ -1549,6 +1571,7 @@ def command_count(c, argv):
 
 
 @describe(history=(("7.0.0", "Allowed to be called with no argument to get info on all commands."),))
+@describe(arguments=(arg("command-name", "string", flags="optional multiple"),))
 @subcommand("command", "info", -2, "loading stale", **_COMMAND,
             summary="Get array of specific Redis command details, or all when no argument is given.",
             since="2.8.13", complexity="O(N) where N is the number of commands to look up",
@@ -1563,6 +1586,7 @@ def command_info_command(c, argv):
     return b"".join(parts)
 
 
+@describe(arguments=(arg("command-name", "string", flags="optional multiple"),))
 @subcommand("command", "docs", -2, "loading stale", **_COMMAND,
             summary="Get array of specific Redis command documentation", since="7.0.0",
             complexity="O(N) where N is the number of commands to look up",
@@ -1582,6 +1606,12 @@ def _all_fullnames():
         yield from cmd.subcommands.values()
 
 
+@describe(arguments=(
+    arg("filterby", "oneof",
+        arg("module-name", "string", token="MODULE"), arg("category", "string", token="ACLCAT"),
+        arg("pattern", "pattern", token="PATTERN"),
+        token="FILTERBY", flags="optional"),
+))
 @subcommand("command", "list", -2, "loading stale", **_COMMAND,
             summary="Get an array of Redis command names", since="7.0.0",
             complexity="O(N) where N is the total number of Redis commands",

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["Command", "command", "subcommand", "describe", "TABLE", "lookup", "get_keys", "KeySpecError"]
+__all__ = ["Command", "command", "subcommand", "describe", "arg", "TABLE", "lookup", "get_keys", "KeySpecError"]
 
 # Flags that map to ACL categories the way Redis's setImplicitACLCategories does.
 _IMPLICIT_CATEGORIES = (
@@ -229,6 +229,27 @@ def describe(**fields):
         return handler
 
     return apply
+
+
+def arg(name: str, type: str, *arguments, token: str = "", flags: str = "", since: str = "",
+        deprecated_since: str = "", key_spec_index: int | None = None, summary: str = "") -> dict:
+    """One entry of a command's ``arguments`` as COMMAND DOCS reports it (Redis's JSON specs).
+
+    ``type`` is Redis's argument type (string integer double key pattern
+    unix-time pure-token oneof block); ``arguments`` are the members of a
+    oneof/block; ``flags`` is space-separated (optional multiple multiple_token).
+    """
+    d = {"name": name, "type": type}
+    if key_spec_index is not None:
+        d["key_spec_index"] = key_spec_index
+    for k, v in (("token", token), ("summary", summary), ("since", since), ("deprecated_since", deprecated_since)):
+        if v:
+            d[k] = v
+    if flags:
+        d["flags"] = tuple(flags.split())
+    if arguments:
+        d["arguments"] = arguments
+    return d
 
 
 def lookup(name: bytes) -> Command | None:

@@ -96,8 +96,7 @@ def render_section(node, name: str) -> bytes:
         fields = _merge(fields, node, providers)
     title = "CPU" if name == "cpu" else name.capitalize()
     lines = ["# " + title]
-    for k, v in fields:
-        lines.append(f"{k}:{_fmt(v)}")
+    lines += [k + ":" + _fmt(v) for k, v in fields]
     return ("\r\n".join(lines) + "\r\n").encode("utf-8", "surrogateescape")
 
 
@@ -116,11 +115,16 @@ def _merge(fields, node, providers):
 
 
 def _fmt(v) -> str:
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, float):
+    t = v.__class__
+    if t is str:
+        return v
+    if t is int:
+        return str(v)
+    if t is float:
         return "%.2f" % v
-    if isinstance(v, (bytes, bytearray)):
+    if t is bool:
+        return "1" if v else "0"
+    if t is bytes or t is bytearray:
         return v.decode("utf-8", "surrogateescape")
     return str(v)
 
