@@ -683,8 +683,11 @@ def _replay(diff_servers, resp: str, commands, setup=()):
         d.check("HELLO", resp)
         for cmd in setup:
             d.check(*cmd)
+        before = [_changes(c) for c in (d.shardis, d.redis)]
         for cmd in commands:
             d.check(*cmd)
+        after = [_changes(c) for c in (d.shardis, d.redis)]
+        assert after[0] - before[0] == after[1] - before[1], "the number of changes (dirty) differs"
         for k in ("z1", "z2", "z3"):
             d.check("ZRANGE", k, "0", "-1", "WITHSCORES")
             d.check("OBJECT", "ENCODING", k)
