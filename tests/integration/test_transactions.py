@@ -401,3 +401,68 @@ def test_exec_of_writes_waits_out_client_pause_write(diff):
             assert reply.startswith(b"*1\r\n")
             assert (waited >= 0.2) == should_wait, (conn.port, queued, waited)
             admin.request("CLIENT", "UNPAUSE")
+
+
+# --- propagation, seen in the AOF ------------------------------------------------------------------
+
+
+def _aof_commands(directory) -> list[list[bytes]]:
+    """Every command of the incremental AOF files of a server's directory (timestamps masked)."""
+    from pathlib import Path
+
+    from shardis.testing.rawclient import split_frames
+
+    data = b"".join(p.read_bytes() for p in sorted(Path(directory, "appendonlydir").glob("*.incr.aof")))
+    frames, rest = split_frames(data)
+    assert rest == b""
+    out = []
+    for f in frames:
+        parts = f.split(b"\r\n")
+        argv = [parts[i] for i in range(2, len(parts) - 1, 2)]
+        if len(argv) >= 5 and argv[3].upper() == b"PXAT":
+            argv[4] = b"<time>"
+        out.append(argv)
+    return out
+
+
+def test_transactions_propagate_like_redis(redis_factory, shardis_factory):
+    directives = ["enable-debug-command yes", "appendonly yes", "appendfsync always"]
+    servers = [shardis_factory(directives), redis_factory(directives)]
+    script = [
+        ("SET", "mark", "1"),
+        ("MULTI",), ("SET", "a", "1"), ("EXEC",),  # one write: propagated bare
+        ("MULTI",), ("SET", "a", "2"), ("SET", "b", "2"), ("GET", "a"), ("EXEC",),  # wrapped
+        ("MULTI",), ("GET", "a"), ("EXEC",),  # nothing
+        ("MULTI",), ("SELECT", "2"), ("SET", "x", "1"), ("SELECT", "0"), ("SET", "y", "1"), ("EXEC",),
+        ("MULTI",), ("INCR", "n"), ("LPUSH", "n", "x"), ("EXEC",),  # the failed write is not propagated
+        ("MULTI",), ("PUBLISH", "ch", "m"), ("SET", "p", "1"), ("EXEC",),  # PUBLISH is not in the AOF
+        ("MULTI",), ("SET", "q", "1"), ("NOSUCH",), ("EXEC",),  # aborted: nothing
+        ("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+        ("SET", "old", "v", "PX", "1"),
+        ("SLEEP",),
+        ("MULTI",), ("GET", "old"), ("SET", "z", "1"), ("EXEC",),  # the lazy DEL joins the transaction
+        ("SET", "old2", "v", "PX", "1"),
+        ("SLEEP",),
+        ("MULTI",), ("GET", "old2"), ("EXEC",),  # a lone DEL is bare
+        ("SET", "mark", "2"),
+    ]
+    replies = []
+    for server in servers:
+        conn = server.connect()
+        got = []
+        for cmd in script:
+            if cmd == ("SLEEP",):
+                time.sleep(0.02)
+                continue
+            got.append(conn.request(*cmd))
+        replies.append(got)
+    assert replies[0] == replies[1]
+    aofs = [_aof_commands(s.dir) for s in servers]
+    assert aofs[0] == aofs[1]
+    flat = [b" ".join(a) for a in aofs[1]]
+    start = flat.index(b"SET mark 1")
+    assert flat[start:start + 5] == [b"SET mark 1", b"SET a 1", b"MULTI", b"SET a 2", b"SET b 2"]
+    assert flat[-8:] == [
+        b"SET old v PXAT <time>", b"MULTI", b"DEL old", b"SET z 1", b"EXEC",
+        b"SET old2 v PXAT <time>", b"DEL old2", b"SET mark 2",
+    ]
