@@ -700,7 +700,5 @@ def _pusher_pipeline(connect):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="served after the pusher's pipelined batch, not after its command, "
-                                       "until dispatch calls blocking.handle_clients_blocked_on_keys after each command")
 def test_waiter_served_before_pushers_next_pipelined_command(diff):
     on_both(diff, _pusher_pipeline)

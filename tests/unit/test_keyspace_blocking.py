@@ -28,6 +28,12 @@ class FakeNode:
         self.clients = {}
         self.logged = []
         self.dbs = []
+        self.fast = self.cluster_fast = True
+
+    def update_fast(self):
+        from shardis.keyspace.blocking import ready_keys_pending
+
+        self.fast = self.cluster_fast = not ready_keys_pending(self)
 
     def is_replica_of_master(self):
         return False

@@ -67,7 +67,7 @@ import re
 import time
 
 from ..server import replies as R
-from ..server.connection import on_client_close
+from ..server.hooks import on_client_close
 
 __all__ = [
     "BlockState",
@@ -334,6 +334,10 @@ def signal_key_ready(db, key) -> None:
         return
     reg.ready_set.add(tag)
     reg.ready.append((db, key))
+    # Redis serves waiters right after the command that pushed, before the next
+    # one runs: taking the node off the dispatch fast path makes the next
+    # command go through process_command, which serves them first.
+    node.fast = node.cluster_fast = False
     if not reg.scheduled and not reg.serving:
         loop = getattr(node, "loop", None)
         if loop is not None:
@@ -364,6 +368,13 @@ def handle_clients_blocked_on_keys(node) -> None:
                 _serve_key(db, key)
     finally:
         reg.serving = False
+        node.update_fast()
+
+
+def ready_keys_pending(node) -> bool:
+    """True when signalled keys wait to be served (checked before each dispatched command)."""
+    reg = node.__dict__.get("_blocking_registry")
+    return reg is not None and bool(reg.ready) and not reg.serving
 
 
 def _serve_key(db, key) -> None:

@@ -27,6 +27,8 @@ and RESP3 (null, map, set, double, boolean, push) live on two small classes,
 
 from __future__ import annotations
 
+import re
+
 import hiredis
 
 __all__ = [
@@ -49,6 +51,8 @@ PROTO_INLINE_MAX_SIZE = 1024 * 64  # bytes: longest inline request / count line 
 INT_MAX = 2**31 - 1
 UNAUTH_MAX_MULTIBULK = 10  # args an unauthenticated client may send (networking.c)
 UNAUTH_MAX_BULK = 16384  # bytes per arg for an unauthenticated client
+# An array header of a million elements or more: left to the exact parser (see feed).
+_BIG_COUNT = re.compile(rb"\*[1-9][0-9]{6}")
 
 
 class ProtocolError(Exception):
@@ -363,6 +367,12 @@ class RequestReader:
                 # A '+status' element would come out of hiredis as bytes, like a
                 # bulk: requests carrying one (or payloads that merely look like
                 # it) are read by the exact parser instead.
+                self._to_exact()
+            elif _BIG_COUNT.search(data) or (len(self._shadow) > 1 and _BIG_COUNT.search(self._shadow[-2][-12:] + data[:12])):
+                # hiredis sizes an array from its header at once, and freeing a
+                # reader that holds one of 2**31 slots takes seconds: huge counts
+                # (which Redis accepts and fills as arguments arrive) are read by
+                # the exact parser, which allocates only what has arrived.
                 self._to_exact()
         else:
             self._pure.feed(data)

@@ -34,6 +34,8 @@ import hiredis
 from ..cluster.slots import key_slot
 from ..protocol.resp import RESP2, ProtocolError, RequestReader
 from . import dispatch, replies
+from .hooks import CLOSE_HOOKS as _CLOSE_HOOKS
+from .hooks import on_client_close  # noqa: F401  (re-exported: subsystems register here)
 from .commandtable import _FAST, lookup
 
 __all__ = ["Client"]
@@ -425,17 +427,6 @@ _DENIED_TEXT = (
     "up an authentication password for the default user. NOTE: You only need to do one of the "
     "above things in order for the server to start accepting connections from the outside."
 )
-
-# Callables(client) run when a client disconnects: pub/sub, WATCH and blocking
-# state register their cleanup here.
-_CLOSE_HOOKS: list = []
-
-
-def on_client_close(hook):
-    """Register cleanup to run when any client disconnects."""
-    _CLOSE_HOOKS.append(hook)
-    return hook
-
 
 def _fmt_addr(addr) -> str:
     if isinstance(addr, tuple) and len(addr) >= 2:

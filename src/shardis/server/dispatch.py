@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 import traceback
 
+from ..keyspace import blocking
 from . import replies
 from .commandtable import lookup
 
@@ -89,6 +90,11 @@ def count_error(node, error: bytes) -> None:
 def process_command(client, argv, cmd):
     """Run one request through every check; returns the reply frame (or None)."""
     node = client.node
+
+    # 0. clients blocked on keys that the previous command made ready are
+    # served before anything else runs (handleClientsBlockedOnKeys)
+    if blocking.ready_keys_pending(node):
+        blocking.handle_clients_blocked_on_keys(node)
 
     # 1. lookup, with subcommands for container commands
     if cmd is None:

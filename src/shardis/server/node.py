@@ -130,12 +130,18 @@ class Node:
             and self.master is None
             and self.lastbgsave_ok
             and self.config["maxmemory"] == 0
+            and not self._ready_keys_pending()
         )
         self.fast = self.cluster_fast and self.cluster is None
 
     def _on_slowlog_change(self, value, old) -> None:
         # Negative disables the slow log; compare in ns on the hot path.
         self.slowlog_threshold_ns = float("inf") if value < 0 else value * 1000 - 1
+
+    def _ready_keys_pending(self) -> bool:
+        from ..keyspace.blocking import ready_keys_pending
+
+        return ready_keys_pending(self)
 
     # --- keyspace events -----------------------------------------------------------
 
