@@ -437,3 +437,17 @@ def test_redis_py_with_a_password(shardis_factory):
         assert int(r.client_info()["resp"]) == protocol
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(port=node.port, password="wrong").ping()
+
+
+def test_unix_socket_clients(shardis_factory, redis_factory, tmp_path):
+    """A unix socket client is listed as <path>:0 with the U flag, and can be killed by that address."""
+    for factory, name in ((shardis_factory, "s.sock"), (redis_factory, "r.sock")):
+        path = str(tmp_path / name)
+        factory([f"unixsocket {path}", "unixsocketperm 700"])
+        r = redis.Redis(unix_socket_path=path)
+        fields = r.client_info()
+        assert fields["addr"] == f"{path}:0" and fields["laddr"] == f"{path}:0" and fields["flags"] == "U"
+        victim = redis.Redis(unix_socket_path=path)
+        victim_id = victim.client_id()
+        assert r.client_kill_filter(_id=victim_id) == 1
+        assert r.execute_command("CLIENT", "KILL", "ADDR", f"{path}:0", "SKIPME", "yes") == 0

@@ -681,3 +681,21 @@ def test_redis_cli(diff):
             assert ours == theirs, args
     out = cli(diff.shardis_port, "CLIENT", "LIST")
     assert re.match(r"id=\d+ addr=127\.0\.0\.1:\d+ laddr=127\.0\.0\.1:\d+ fd=\d+ name= ", out)
+
+
+def test_maxmemory_refuses_writes_and_recovers_after_flushall(shardis_node):
+    """CONFIG SET maxmemory applies at once (also to the fast path) and the estimate drops with the data."""
+    r = redis.Redis(port=shardis_node.port)
+    used = r.info("memory")["used_memory"]
+    assert r.config_set("maxmemory", used + 3_000_000) is True
+    written = 0
+    with pytest.raises(redis.exceptions.OutOfMemoryError, match="command not allowed when used memory > 'maxmemory'"):
+        for i in range(200_000):  # bounded: ~50 MB if the limit never triggered
+            r.set(f"key:{i}", "x" * 100)
+            written += 1
+    assert 1000 < written < 100_000
+    assert r.get("key:1") == b"x" * 100  # reads still work
+    assert r.flushall() is True
+    assert r.set("after", "ok") is True
+    assert r.info("memory")["used_memory"] < used + 3_000_000
+    r.config_set("maxmemory", 0)

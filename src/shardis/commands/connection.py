@@ -134,20 +134,22 @@ def client_type(c) -> int:
     return CLIENT_TYPE_NORMAL
 
 
+def is_unix_client(c) -> bool:
+    """Connected through the unix socket (its peer has no ip:port)."""
+    return not c.addr and c.transport is not None
+
+
 def peer_id(c) -> str:
     """getClientPeerId: ip:port, or <unixsocket>:0 for a unix socket client."""
-    if c.addr:
-        return c.addr
-    if c.transport is not None and c.node.config["unixsocket"]:
-        return c.node.config["unixsocket"] + ":0"
+    if is_unix_client(c):
+        return (c.node.config["unixsocket"] or c.laddr) + ":0"
     return c.addr
 
 
 def sock_name(c) -> str:
-    if c.laddr:
-        return c.laddr
-    if c.transport is not None and c.node.config["unixsocket"]:
-        return c.node.config["unixsocket"] + ":0"
+    """getClientSockname: the local ip:port, or <unixsocket>:0."""
+    if is_unix_client(c):
+        return (c.laddr or c.node.config["unixsocket"]) + ":0"
     return c.laddr
 
 
@@ -169,7 +171,7 @@ def _flags(c) -> str:
         f += "d"
     if c.close_after_reply:
         f += "c"
-    if not c.addr and c.transport is not None:
+    if is_unix_client(c):
         f += "U"
     if c.readonly:
         f += "r"

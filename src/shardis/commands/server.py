@@ -242,6 +242,7 @@ def config_set(c, argv):
                 except (ConfigError, ValueError, OSError):
                     config.values[dd.name] = v
             return R.err(b"ERR CONFIG SET failed (possibly related to argument '" + name_b + b"') - " + str(e).encode())
+    c.node.update_fast()  # e.g. a maxmemory limit takes writes off the fast path, which skips the OOM check
     return R.OK
 
 
@@ -302,6 +303,8 @@ def _count_flush(c, argv, removed: int) -> None:
     node.dirty += removed
     if not removed:
         node.propagate(c.db.id, argv)
+    else:
+        memory.refresh()  # the memory is free now: a maxmemory check must see it at once
 
 
 @describe(history=(("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")))

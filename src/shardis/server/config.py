@@ -116,7 +116,7 @@ DIRECTIVES = [
     I("port", 6379, 0, 65535),
     I("tcp-backlog", 511, 0, 2**31 - 1, mutable=False),
     S("unixsocket", "", mutable=False),
-    I("unixsocketperm", 0, 0, 0o777, mutable=False),
+    X("unixsocketperm", "0", mutable=False),  # octal, as Redis reads it
     I("timeout", 0, 0, 2**31 - 1),
     I("tcp-keepalive", 300, 0, 2**31 - 1),
     B("protected-mode", True),
@@ -436,6 +436,19 @@ def _parse_dir(args):
     return args[0].decode()
 
 
+def _parse_octal_perm(args):
+    """unixsocketperm: an octal permission mask (0 to 777)."""
+    if len(args) != 1:
+        raise ConfigError("wrong number of arguments")
+    try:
+        v = int(args[0], 8)
+    except ValueError:
+        raise ConfigError("argument couldn't be parsed into an integer")
+    if not 0 <= v <= 0o777:
+        raise ConfigError("argument must be between 0 and 777 inclusive")
+    return v
+
+
 def _parse_requirepass(args):
     if len(args) != 1:
         raise ConfigError("Bad directive or wrong number of arguments")
@@ -452,6 +465,7 @@ _SPECIAL_PARSERS = {
     "bind": _parse_bind,
     "dir": _parse_dir,
     "requirepass": _parse_requirepass,
+    "unixsocketperm": _parse_octal_perm,
 }
 
 
@@ -478,6 +492,8 @@ def _format_special(name: str, v) -> bytes:
         return os.getcwd().encode()
     if name == "requirepass":
         return v
+    if name == "unixsocketperm":
+        return b"%o" % v
     raise KeyError(name)
 
 
