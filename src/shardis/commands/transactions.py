@@ -33,7 +33,7 @@ from __future__ import annotations
 from ..server import dispatch
 from ..server import replies as R
 from ..server.commandtable import command
-from ..server.connection import on_client_close
+from ..server.hooks import on_client_close
 
 __all__ = ["queue_multi", "discard_transaction", "watch_key", "unwatch_all", "watched_key_expired"]
 

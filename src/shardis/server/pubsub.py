@@ -36,7 +36,7 @@ from __future__ import annotations
 import time
 
 from ..keyspace.glob import compile_pattern
-from .connection import on_client_close
+from .hooks import on_client_close
 
 __all__ = ["PubSub", "compile_matcher"]
 
