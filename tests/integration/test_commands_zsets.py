@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shardis.testing.rawclient import RawConnection, encode_command, split_frames
+from shardis.testing.rawclient import split_frames
 
 pytestmark = pytest.mark.timeout(600)
 

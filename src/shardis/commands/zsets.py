@@ -66,9 +66,6 @@ ZSET_MAX = 1
 _POP_NAME = (b"ZPOPMIN", b"ZPOPMAX")
 _POP_EVENT = (b"zpopmin", b"zpopmax")
 
-# ZRANDMEMBER: below count * this many members, sample by removing from a copy (t_zset.c)
-ZRANDMEMBER_SUB_STRATEGY_MUL = 3
-
 EMPTY_ARRAY = b"*0\r\n"
 EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
 
@@ -395,12 +392,6 @@ def _reply_items(c, items, withscores: bool) -> bytes:
         for s, m in items:
             out.append(b"*2\r\n$%d\r\n%b\r\n,%b\r\n" % (len(m), m, format_double(s)))
     return b"".join(out)
-
-
-def _reply_pairs_flat(c, items) -> bytes:
-    """member, score, member, score ... as consecutive frames (no header)."""
-    dbl = c.resp.double
-    return b"".join(b"$%d\r\n%b\r\n%b" % (len(m), m, dbl(s)) for s, m in items)
 
 
 def _limits(c):

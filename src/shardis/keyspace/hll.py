@@ -48,11 +48,11 @@ __all__ = [
     "pat_len",
     "new_sparse",
     "is_hll",
-    "is_valid_hll",
     "encoding",
     "add",
     "sparse_set",
     "SparseEditor",
+    "PROMOTE",
     "add_many",
     "dense_set",
     "dense_get",
@@ -158,8 +158,6 @@ def is_hll(value) -> bool:
         return False
     return True
 
-
-is_valid_hll = is_hll
 
 
 def encoding(buf) -> int:
