@@ -23,7 +23,6 @@ commands must reach them they call hooks that those modules fill in
 
 from __future__ import annotations
 
-import fnmatch
 import gc
 import hashlib
 import os
@@ -39,6 +38,8 @@ from ..server import info as INFO
 from ..server import memory
 from ..server import replies as R
 from ..server.commandtable import TABLE, KeySpecError, arg, command, describe, lookup, subcommand
+from ..keyspace.glob import stringmatch
+from ..server.config import _BY_NAME as _CONFIG_BY_NAME
 from ..server.config import ConfigError
 from .connection import _tok, get_int, help_reply, string2ll, subcommand_syntax_error
 
@@ -143,7 +144,6 @@ def _has_glob(p: bytes) -> bool:
 def config_get(c, argv):
     config = c.node.config
     found: dict = {}  # name as replied -> value
-    canonical_seen: set = set()
     for pat in argv[2:]:
         if not _has_glob(pat):
             name = pat.decode("utf-8", "surrogateescape")
@@ -152,15 +152,18 @@ def config_get(c, argv):
                 continue
             found[pat] = config.format_value(name.lower())
             continue
-        for name, value in config.get_matching(pat.decode("utf-8", "surrogateescape")):
-            if name not in found and name not in canonical_seen:
-                found[name] = value
-        canonical_seen.update(found)
+        for name in _CONFIG_NAMES:
+            if name not in found and stringmatch(pat, name, nocase=True):
+                found[name] = config.format_value(name.decode())
     parts = [c.resp.map_header(len(found))]
     for name, value in found.items():
         parts.append(bulk(name))
         parts.append(bulk(value))
     return b"".join(parts)
+
+
+# Every name CONFIG GET patterns are matched against: directives and their aliases.
+_CONFIG_NAMES = [name.encode() for name in _CONFIG_BY_NAME]
 
 
 def _allow_protected(c, setting: str) -> bool:
@@ -1631,8 +1634,7 @@ def command_list(c, argv):
             cat = arg.decode("utf-8", "replace").lower()
             names = [cmd.fullname_b for cmd in _all_fullnames() if cat in cmd.acl_categories()]
         elif kind == b"pattern":
-            pat = arg.decode("utf-8", "surrogateescape").lower()
-            names = [cmd.fullname_b for cmd in _all_fullnames() if fnmatch.fnmatchcase(cmd.fullname.lower(), pat)]
+            names = [cmd.fullname_b for cmd in _all_fullnames() if stringmatch(arg, cmd.fullname_b, nocase=True)]
         else:
             return R.SYNTAX
     else:
