@@ -161,6 +161,8 @@ async def enable(node) -> None:
 
     node.cluster = state
     dispatch.CLUSTER_REDIRECT = routing.cluster_redirect
+    routing.build_fast_sets()
+    state.all_owned_hook = routing.set_all_owned
 
     last = [0.0]
 

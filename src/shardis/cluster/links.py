@@ -290,3 +290,154 @@ class Bus:
             if node.inbound_link is not None:
                 out.append(node.inbound_link)
         return out
+
+
+# ---------------------------------------------------------------------------
+# An in-memory bus: several ClusterStates in one process, no sockets
+# ---------------------------------------------------------------------------
+
+
+class MemoryLink:
+    """One end of an in-memory connection, with BusLink's interface."""
+
+    def __init__(self, net: "MemoryNetwork", state: ClusterState, node, inbound: bool):
+        self.net = net
+        self.state = state
+        self.node = node
+        self.inbound = inbound
+        self.ctime = state.now()
+        self.peer: MemoryLink | None = None
+        self.freed = False
+
+    def local_ip(self) -> str:
+        return self.net.ip_of(self.state)
+
+    def peer_ip(self) -> str | None:
+        return self.net.ip_of(self.peer.state) if self.peer is not None else None
+
+    def send_buffer_size(self) -> int:
+        return 0
+
+    def events(self) -> str:
+        return "r"
+
+    def free(self) -> None:
+        """Close both ends, as a closed TCP connection does."""
+        if self.freed:
+            return
+        self.freed = True
+        node = self.node
+        if node is not None:
+            if node.link is self:
+                node.link = None
+            elif node.inbound_link is self:
+                node.inbound_link = None
+        if self.peer is not None:
+            self.peer.free()
+
+
+class MemoryBus:
+    """The bus of one state on a MemoryNetwork (Bus's interface)."""
+
+    def __init__(self, net: "MemoryNetwork", state: ClusterState):
+        self.net = net
+        self.state = state
+
+    def _count(self, msg: bp.Message) -> None:
+        t = msg.header.type
+        if 0 <= t < len(self.state.stats_sent):
+            self.state.stats_sent[t] += 1
+
+    def send(self, link, msg: bp.Message) -> None:
+        if link is None or link.freed:
+            return
+        self._count(msg)
+        self.net.queue.append((link.peer, bp.encode(msg)))
+
+    def broadcast(self, msg: bp.Message) -> None:
+        for node in list(self.state.nodes.values()):
+            if node.flags & (bp.NODE_MYSELF | bp.NODE_HANDSHAKE):
+                continue
+            if node.link is not None and not node.link.freed:
+                self.send(node.link, msg)
+
+    def send_fail(self, nodename: bytes) -> None:
+        self.broadcast(gossip.make_fail(self.state, nodename))
+
+    def connect(self, node) -> None:
+        self.net.connect(self.state, node)
+
+    def links(self) -> list:
+        out = []
+        for node in self.state.nodes.values():
+            for link in (node.link, node.inbound_link):
+                if link is not None:
+                    out.append(link)
+        return out
+
+    def close(self) -> None:
+        for link in self.links():
+            link.free()
+
+
+class MemoryNetwork:
+    """ClusterStates joined by in-memory links: packets are really encoded and decoded.
+
+    Each state is reachable at ``(ip, cport)`` of its ``myself``; ``down``
+    holds states that refuse connections and drop packets (a crashed node).
+    ``pump()`` delivers queued packets until none is left.
+    """
+
+    def __init__(self):
+        self.states: list[ClusterState] = []
+        self.ips: dict[int, str] = {}
+        self.queue: list = []
+        self.down: set[int] = set()
+
+    def add(self, state: ClusterState, ip: str, port: int) -> None:
+        state.myself.port = port
+        state.myself.cport = port + 10000
+        state.bus = MemoryBus(self, state)
+        self.states.append(state)
+        self.ips[id(state)] = ip
+
+    def ip_of(self, state: ClusterState) -> str:
+        return self.ips[id(state)]
+
+    def find(self, ip: str, cport: int) -> ClusterState | None:
+        for state in self.states:
+            if self.ips[id(state)] == ip and state.myself.cport == cport and id(state) not in self.down:
+                return state
+        return None
+
+    def connect(self, state: ClusterState, node) -> None:
+        target = self.find(node.ip, node.cport)
+        out = MemoryLink(self, state, node, False)
+        node.link = out
+        if target is None:
+            if node.ping_sent == 0:
+                node.ping_sent = state.now()
+            out.free()
+            return
+        inbound = MemoryLink(self, target, None, True)
+        out.peer, inbound.peer = inbound, out
+        gossip.on_link_connected(state, out)
+
+    def crash(self, state: ClusterState) -> None:
+        """The node stops answering: its links close, connections to it fail."""
+        self.down.add(id(state))
+        for node in list(state.nodes.values()):
+            for link in (node.link, node.inbound_link):
+                if link is not None:
+                    link.free()
+
+    def pump(self, limit: int = 100000) -> int:
+        """Deliver packets until the queue is empty; returns how many were delivered."""
+        n = 0
+        while self.queue and n < limit:
+            link, data = self.queue.pop(0)
+            if link is None or link.freed or id(link.state) in self.down:
+                continue
+            n += 1
+            gossip.process_packet(link.state, link, bp.decode(data))
+        return n

@@ -41,6 +41,10 @@ __all__ = [
     "redirect_error",
     "cluster_redirect",
     "preferred_endpoint",
+    "FAST_DIRECT",
+    "FAST_FIRST_KEY",
+    "build_fast_sets",
+    "set_all_owned",
 ]
 
 REDIR_NONE = 0  # serve it here
@@ -51,6 +55,17 @@ REDIR_MOVED = 4  # another node serves the slot
 REDIR_DOWN_STATE = 5  # the cluster is down
 REDIR_DOWN_UNBOUND = 6  # nobody serves the slot
 REDIR_DOWN_RO_STATE = 7  # down, reads only
+
+# The connection's fast path in cluster mode (see server/connection.py).  Both
+# sets are filled once commands are loaded; their contents follow the routing
+# state, never their identity, so the connection can hold them.
+_KEYLESS: set = set()  # commands without keys: routing never redirects them
+_FIRST_KEY: set = set()  # commands whose only key is argv[1]
+# Run at once: keyless commands, plus the single-key ones while this node
+# serves every slot (no migration, cluster ok), when no slot needs checking.
+FAST_DIRECT: set = set()
+# Run at once when the slot of argv[1] is set in state.owned.
+FAST_FIRST_KEY: set = set()
 
 _PUBSUB_SHARD = frozenset(("ssubscribe", "sunsubscribe", "spublish"))
 # Commands after which ASKING stays set (besides anything run inside MULTI).
@@ -197,3 +212,29 @@ def cluster_redirect(c, cmd, argv):
     if code == REDIR_NONE:
         return None
     return redirect_error(state, node, slot, code)
+
+
+def build_fast_sets() -> None:
+    """Classify every top-level command for the connection's cluster fast path."""
+    from ..server.commandtable import TABLE
+
+    _KEYLESS.clear()
+    _FIRST_KEY.clear()
+    for cmd in TABLE.values():
+        if cmd.subcommands or cmd.fullname in _PUBSUB_SHARD or cmd.fullname == "exec":
+            continue
+        if not cmd.has_keys:
+            _KEYLESS.add(cmd)
+        elif cmd.first_key == 1 and cmd.last_key == 1 and not cmd.movablekeys and "asking" not in cmd.flags:
+            _FIRST_KEY.add(cmd)
+    FAST_FIRST_KEY.clear()
+    FAST_FIRST_KEY.update(_FIRST_KEY)
+    set_all_owned(False)
+
+
+def set_all_owned(all_owned: bool) -> None:
+    """Routing changed: does this node now serve every slot, stable, with the cluster ok?"""
+    FAST_DIRECT.clear()
+    FAST_DIRECT.update(_KEYLESS)
+    if all_owned:
+        FAST_DIRECT.update(_FIRST_KEY)

@@ -19,7 +19,8 @@ migration or import in progress while the cluster is ok.  The connection
 fast path runs a single-key command at once when its slot is set there.
 Every change that could clear an entry zeroes the table in place at once
 (``invalidate_routing``), and the next command on the slow path (or the
-cron) rebuilds it, so the fast path can never act on a stale yes.
+cron) rebuilds it, so the fast path can never act on a stale yes.  The
+table object is never replaced, so the connection may hold a reference.
 
 Times are Unix milliseconds, as in Redis (``mstime()``).
 """
@@ -273,6 +274,7 @@ class ClusterState:
         self.cant_failover_reason = 0
         # client routing
         self.owned = bytearray(CLUSTER_SLOTS)
+        self.all_owned = False  # every byte of owned is 1
         self.routing_dirty = True
         # hooks set by the runtime (all optional)
         self.bus = None  # links.Bus: send(), broadcast(), connect()
@@ -284,6 +286,7 @@ class ClusterState:
         self.del_keys_in_slot_hook = None  # callable(slot): delete our keys of slot
         self.empty_data_hook = None  # callable(): drop the whole data set
         self.del_slot_hook = None  # callable(slot): a slot is no longer bound (shard channels)
+        self.all_owned_hook = None  # callable(bool): all_owned changed (the fast path's command sets)
         self.now = mstime  # the clock; tests replace it
 
     # --- settings read from the server config -------------------------------------------
@@ -327,7 +330,9 @@ class ClusterState:
     # --- the nodes table -------------------------------------------------------------------
 
     def create_node(self, name: bytes | None, flags: int) -> ClusterNode:
-        return ClusterNode(name, flags)
+        node = ClusterNode(name, flags)
+        node.ctime = self.now()
+        return node
 
     def add_node(self, node: ClusterNode) -> None:
         assert node.name not in self.nodes, "node added twice"
@@ -493,6 +498,10 @@ class ClusterState:
         if not self.routing_dirty:
             self.routing_dirty = True
             self.owned[:] = _ZERO_SLOTS
+            if self.all_owned:
+                self.all_owned = False
+                if self.all_owned_hook is not None:
+                    self.all_owned_hook(False)
 
     def refresh_routing(self) -> None:
         """Rebuild ``owned``: my stable slots while the cluster is ok."""
@@ -506,6 +515,11 @@ class ClusterState:
                 owned[slot] = 0
             for slot in self.importing_slots_from:
                 owned[slot] = 0
+        all_owned = owned == _ONE_SLOTS
+        if all_owned != self.all_owned:
+            self.all_owned = all_owned
+            if self.all_owned_hook is not None:
+                self.all_owned_hook(all_owned)
         self.routing_dirty = False
 
     def masters_have_slaves(self) -> bool:

@@ -28,9 +28,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from binascii import crc_hqx
 
 import hiredis
 
+from ..cluster.routing import FAST_DIRECT as cluster_direct
+from ..cluster.routing import FAST_FIRST_KEY as cluster_first_key
 from ..cluster.slots import key_slot
 from ..protocol.resp import RESP2, ProtocolError, RequestReader
 from . import dispatch, replies
@@ -217,6 +220,8 @@ class Client(asyncio.Protocol):
         out = self.out
         node = self.node
         fast_table = _FAST
+        # cluster mode: the slots served here (updated in place, never replaced)
+        owned = node.cluster.owned if node.cluster is not None else None
         self.processing = True
         batch: list = []  # fast-path commands not timed individually
         timed_ns = 0  # time of the commands timed individually
@@ -241,10 +246,10 @@ class Client(asyncio.Protocol):
                         # cluster mode: keyless, or one key in a slot this node serves
                         or node.cluster_fast
                         and (
-                            not cmd.has_keys
-                            or cmd.first_key == 1 == cmd.last_key
-                            and not cmd.movablekeys
-                            and node.cluster.owned[key_slot(argv[1])]
+                            cmd in cluster_direct
+                            or cmd in cluster_first_key
+                            # the slot of argv[1]: "123 in k" (no '{') is the cheap test
+                            and owned[crc_hqx(k, 0) & 16383 if 123 not in (k := argv[1]) else key_slot(k)]
                         )
                     )
                 ):
