@@ -131,7 +131,7 @@ def test_sparse_limit_follows_config(diff):
 
 def test_keyspace_event_names(diff):
     d = diff
-    run(d, "CONFIG SET notify-keyspace-events KEA")
+    run(d, "CONFIG SET notify-keyspace-events KEAn")
     a, b = d.pair()
     for c in (a, b):
         c.request("PSUBSCRIBE", "__key*__:*")

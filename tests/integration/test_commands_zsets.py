@@ -556,7 +556,7 @@ def _collect_events(conn, quiet: float = 0.3):
 
 
 def test_keyspace_events_and_dirty(diff):
-    run(diff, "CONFIG SET notify-keyspace-events KEA")
+    run(diff, "CONFIG SET notify-keyspace-events KEAn")
     sub_s, sub_r = diff.pair()
     for c in (sub_s, sub_r):
         assert c.request("PSUBSCRIBE", "__key*__:*").startswith(b"*3\r\n")

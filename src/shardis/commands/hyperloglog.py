@@ -67,8 +67,6 @@ def pfadd_command(c, argv):
     if v is None:
         buf = hll.new_sparse()
         db.set(key, buf)
-        if node.notify_flags & kn.NEW:
-            node.notify(kn.NEW, b"new", key, db.id)
         updated = 1
     else:
         buf = _hll_value(db, key, v)
@@ -167,8 +165,6 @@ def pfmerge_command(c, argv):
     if v is None:
         buf = hll.new_sparse()
         db.set(dest, buf)
-        if node.notify_flags & kn.NEW:
-            node.notify(kn.NEW, b"new", dest, db.id)
     else:
         buf = v
         if buf.__class__ is bytes:

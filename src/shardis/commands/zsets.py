@@ -400,11 +400,8 @@ def _limits(c):
 
 
 def _new_key(c, db, key, value) -> None:
-    """dbAdd: store a new key and send the "new" event."""
+    """dbAdd: store a new key (Database.set sends the "new" event)."""
     db.set(key, value)
-    node = c.node
-    if node.notify_flags & kn.NEW:
-        node.notify(kn.NEW, b"new", key, db.id)
 
 
 def _signal(db, key) -> None:
@@ -420,8 +417,6 @@ def _store_result(c, dstkey: bytes, z: ZSet, event: bytes) -> bytes:
     if n:
         existed = db.lookup_write(dstkey) is not None
         db.set(dstkey, z)
-        if not existed and node.notify_flags & kn.NEW:
-            node.notify(kn.NEW, b"new", dstkey, db.id)
         if node.notify_flags:
             node.notify(kn.ZSET, event, dstkey, db.id)
         node.dirty += 1
