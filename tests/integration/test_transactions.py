@@ -227,11 +227,11 @@ def run_expiry_script(port: int, script) -> list:
 EXPIRY_CASES = {
     # The key is alive at WATCH and expires before EXEC: the transaction fails,
     # whether or not anything deleted the key meanwhile.
-    "expires before exec": ([(0, "SET", "k", "1", "PX", "50"), (0, "WATCH", "k"), ("sleep", 0.15)], "abort"),
+    "expires before exec": ([(0, "SET", "k", "1", "PX", "200"), (0, "WATCH", "k"), ("sleep", 0.3)], "abort"),
     "expired and lazily deleted": (
-        [(0, "SET", "k", "1", "PX", "50"), (0, "WATCH", "k"), ("sleep", 0.15), (1, "GET", "k")], "abort"),
+        [(0, "SET", "k", "1", "PX", "200"), (0, "WATCH", "k"), ("sleep", 0.3), (1, "GET", "k")], "abort"),
     "expired during multi": (
-        [(0, "SET", "k", "1", "PX", "100"), (0, "WATCH", "k"), (0, "MULTI",), ("sleep", 0.2)], "abort-in-multi"),
+        [(0, "SET", "k", "1", "PX", "200"), (0, "WATCH", "k"), (0, "MULTI",), ("sleep", 0.3)], "abort-in-multi"),
     # Already expired when WATCHed: it stands for "no key".
     "stale at watch": ([(0, "SET", "k", "1", "PX", "10"), ("sleep", 0.05), (0, "WATCH", "k")], "run"),
     "stale at watch, lazily deleted": (
