@@ -399,3 +399,28 @@ def test_malformed_bus_traffic_does_not_hurt_the_node(three_shardis):
     assert request(p.port, "PING") == b"+PONG\r\n"
     assert cluster_state_ok(p.port)
     assert len(cluster_nodes(p.port)) == 3
+
+
+def test_keys_loaded_from_disk_claim_their_slots(tmp_path):
+    """A node started in cluster mode on a data set takes the unassigned slots its keys live in."""
+    standalone = ShardisProcess(dir=tmp_path)
+    try:
+        standalone.start()
+        assert request(standalone.port, "SET", "{x}one", "1") == b"+OK\r\n"
+        assert request(standalone.port, "SET", "two", "2") == b"+OK\r\n"
+        assert request(standalone.port, "SAVE") == b"+OK\r\n"
+    finally:
+        standalone.stop()
+    node = ShardisProcess(CLUSTER, dir=tmp_path)
+    try:
+        node.start()
+        slots = sorted({key_slot(b"x"), key_slot(b"two")})
+        mine = text(request(node.port, "CLUSTER", "MYID"))
+        owners = slot_owners(node.port)
+        assert sorted(owners) == slots and set(owners.values()) == {mine}
+        assert f"I have keys for unassigned slot {slots[0]}. Taking responsibility for it." in node.log_text()
+        assert request(node.port, "CLUSTER", "COUNTKEYSINSLOT", str(key_slot(b"two"))) == b":1\r\n"
+        conf = (tmp_path / "nodes.conf").read_text()
+        assert " ".join(str(s) for s in slots) in conf
+    finally:
+        node.cleanup()

@@ -187,19 +187,26 @@ async def enable(node) -> None:
 
     node.shutdown_hooks.append(shutdown)
 
-    verify_config_with_data(state, node)
+    # Keys loaded from disk are checked against the slots once loading is
+    # over (Node.serve_forever calls this, as Redis calls verifyClusterConfigWithData).
+    state.verify_with_data = lambda: verify_config_with_data(state, node)
     state.update_state()
     state.refresh_routing()
     node.update_fast()
     node.log("notice", f"Running mode=cluster, port={port}.")
 
 
-def verify_config_with_data(state, node) -> None:
-    """verifyClusterConfigWithData: keys in slots we do not serve are claimed or marked importing."""
+def verify_config_with_data(state, node) -> bool:
+    """verifyClusterConfigWithData: keys in slots we do not serve are claimed or marked importing.
+
+    False when a database other than 0 holds keys (the node must not start).
+    """
     from .state import TODO_SAVE_CONFIG
 
     if state.myself.is_slave:
-        return
+        return True
+    if any(len(db.data) for db in node.dbs[1:]):
+        return False
     index = node.dbs[0].slot_index
     changed = False
     for slot in index.slots():
@@ -216,6 +223,7 @@ def verify_config_with_data(state, node) -> None:
     if changed:
         state.do_before_sleep(TODO_SAVE_CONFIG)
         state.save_config(True)
+    return True
 
 
 def _shard_channel_dropper(node):

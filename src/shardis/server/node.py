@@ -262,7 +262,11 @@ class Node:
         self.log("notice", f"shardis {__version__} (Redis {REDIS_VERSION} compatible), pid={self.pid}, port={self.config['port']}")
         self.log("notice", "Server initialized")
         # Load the dataset while already listening: clients get -LOADING meanwhile.
-        if await self.persistence.load_at_startup():
+        loaded = await self.persistence.load_at_startup()
+        if loaded and self.cluster is not None and not self.cluster.verify_with_data():
+            self.log("warning", "You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting.")
+            loaded = False
+        if loaded:
             self.log("notice", "Ready to accept connections tcp")
             await self.shutdown_requested
             await self.stop()
