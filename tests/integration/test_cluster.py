@@ -424,3 +424,38 @@ def test_keys_loaded_from_disk_claim_their_slots(tmp_path):
         assert " ".join(str(s) for s in slots) in conf
     finally:
         node.cleanup()
+
+
+def test_sharded_pubsub_stays_in_the_shard(three_shardis, shardis_factory):
+    procs = three_shardis
+    replica = shardis_factory(CLUSTER)
+    owners = slot_owners(procs[0].port)
+    ids = {text(request(p.port, "CLUSTER", "MYID")): p for p in procs}
+    channel = "{news}ch"
+    slot = key_slot(b"news")
+    master = ids[owners[slot]]
+    others = [p for p in procs if p is not master]
+    assert request(replica.port, "CLUSTER", "MEET", "127.0.0.1", str(master.port)) == b"+OK\r\n"
+    master_id = text(request(master.port, "CLUSTER", "MYID"))
+    wait_for(lambda: request(replica.port, "CLUSTER", "REPLICATE", master_id) == b"+OK\r\n", "REPLICATE")
+    wait_for(lambda: all(sum(1 for f in cluster_nodes(p.port) if "slave" in f[2] and f[3] == master_id) == 1
+                         for p in procs), "the replica known everywhere as the master's")
+    sub_master = RawConnection(master.port)
+    sub_replica = RawConnection(replica.port)
+    sub_other = RawConnection(others[0].port)
+    frame = b"*3\r\n$10\r\nssubscribe\r\n$8\r\n{news}ch\r\n:1\r\n"
+    try:
+        assert sub_master.request("SSUBSCRIBE", channel) == frame
+        assert sub_replica.request("SSUBSCRIBE", channel) == frame  # replicas serve shard channels
+        assert sub_other.request("SSUBSCRIBE", channel) == b"-MOVED %d 127.0.0.1:%d\r\n" % (slot, master.port)
+        assert request(others[1].port, "SPUBLISH", channel, "x") == b"-MOVED %d 127.0.0.1:%d\r\n" % (slot, master.port)
+        assert request(master.port, "SPUBLISH", channel, "hello") == b":1\r\n"
+        smessage = b"*3\r\n$8\r\nsmessage\r\n$8\r\n{news}ch\r\n$5\r\nhello\r\n"
+        assert sub_master.read_frame(timeout=5) == smessage
+        assert sub_replica.read_frame(timeout=5) == smessage  # carried by a PUBLISHSHARD bus message
+        # the plain PUBLISH of the same name reaches nobody here: another namespace
+        assert request(others[0].port, "PUBLISH", channel, "plain") == b":0\r\n"
+        assert sub_master.is_open() and not sub_master.buf
+    finally:
+        for c in (sub_master, sub_replica, sub_other):
+            c.close()
