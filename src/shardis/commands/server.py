@@ -32,16 +32,16 @@ import struct
 import time
 
 from .. import REDIS_VERSION
+from ..keyspace.glob import stringmatch
 from ..keyspace.objects import Hash, List, Set, ZSet, string_encoding
 from ..protocol.resp import bulk, integer
 from ..server import info as INFO
 from ..server import memory
 from ..server import replies as R
 from ..server.commandtable import TABLE, KeySpecError, arg, command, describe, lookup, subcommand
-from ..keyspace.glob import stringmatch
 from ..server.config import _BY_NAME as _CONFIG_BY_NAME
 from ..server.config import ConfigError
-from .connection import _tok, get_int, help_reply, string2ll, subcommand_syntax_error
+from .connection import _tok, help_reply, string2ll, subcommand_syntax_error
 
 __all__ = [
     "SHUTDOWN_SAVE",
@@ -858,9 +858,7 @@ def memory_malloc_stats(c, argv):
             tips=("request_policy:all_shards", "response_policy:all_succeeded"))
 def memory_purge(c, argv):
     gc.collect()
-    trim = getattr(memory, "_malloc_trim", None)
-    if trim is not None:
-        trim(0)
+    memory.release_free_memory()
     memory.refresh()
     return R.OK
 

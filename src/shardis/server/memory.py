@@ -42,6 +42,7 @@ __all__ = [
     "value_usage",
     "key_overhead",
     "human_bytes",
+    "release_free_memory",
 ]
 
 PYMALLOC_MEAN_BLOCK = 64  # bytes: a typical small object (short bytes key or value)
@@ -323,6 +324,14 @@ def _load_mallinfo2():
 
 
 _mallinfo2 = _load_mallinfo2()
+
+
+def release_free_memory() -> None:
+    """MEMORY PURGE: hand free heap pages back to the system (glibc malloc_trim), where available."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
