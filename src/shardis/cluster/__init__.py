@@ -132,11 +132,11 @@ async def enable(node) -> None:
                "than your Redis port. Your Redis port number must be 55535 or less.")
         node.log("warning", msg)
         raise ClusterInitError(msg)
+    if not loaded:
+        save(True)  # written before the ports are known, as Redis does: ":0@0"
     state.myself.port, state.myself.pport, state.myself.cport = state.announced_ports()
     state.update_myself_announced()
     state.todo = 0
-    if not loaded:
-        save(True)
 
     bus = Bus(state, loop)
     state.bus = bus
@@ -186,6 +186,22 @@ async def enable(node) -> None:
         bus.close()
 
     node.shutdown_hooks.append(shutdown)
+
+    def in_forked_child() -> None:
+        # A background save must not keep the config lock or the bus port
+        # after this process dies (Redis closes the lock fd in its children).
+        try:
+            os.close(lock_fd)
+        except OSError:
+            pass
+        for srv in bus.servers:
+            for sock in list(getattr(srv, "sockets", None) or ()):
+                try:
+                    os.close(sock.fileno())
+                except (OSError, ValueError):
+                    pass
+
+    os.register_at_fork(after_in_child=in_forked_child)
 
     # Keys loaded from disk are checked against the slots once loading is
     # over (Node.serve_forever calls this, as Redis calls verifyClusterConfigWithData).
