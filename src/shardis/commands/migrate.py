@@ -265,7 +265,7 @@ def migrate_getkeys(argv) -> list[int]:
     return [3] if argv[3] else []
 
 
-@command("migrate", -6, "write movablekeys", group="generic", categories="keyspace dangerous",
+@command("migrate", -6, "write movablekeys", keys=(3, 3, 1), group="generic", categories="keyspace dangerous",
          getkeys=migrate_getkeys,
          summary="Atomically transfer a key from a Redis instance to another one.", since="2.6.0",
          complexity="This command actually executes a DUMP+DEL in the source instance, and a RESTORE in "
