@@ -252,8 +252,11 @@ def call(client, cmd, argv):
     own_line = None
     if node.monitors and not cmd.admin and "skip_monitor" not in cmd.flags:
         own_line = feed_monitors(client, argv)
-    # Never EXEC itself: its commands were propagated, wrapped as Redis does, by EXEC.
-    if node.dirty != dirty_before and node.propagate_hooks and cmd.write and cmd.fullname_b != b"exec":
+    # Like Redis, whatever changed the dataset is propagated (PFCOUNT refreshing
+    # its cached cardinality too), not only commands flagged "write" (SAVE
+    # resets the counter: only an increase counts, as in call()).  Never
+    # EXEC itself: its commands were propagated, wrapped as Redis does, by EXEC.
+    if node.dirty > dirty_before and node.propagate_hooks and cmd.fullname_b != b"exec":
         node.propagate(client.db.id, getattr(client, "propagate_argv", None) or argv)
     client.propagate_argv = None
     # CLIENT REPLY OFF / SKIP, as call() handles CLIENT_REPLY_SKIP(_NEXT)
