@@ -197,14 +197,13 @@ ENABLED = [
     "APPEND", "STRLEN", "INCR", "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT", "GETRANGE", "SETRANGE",
     "DEL", "UNLINK", "EXISTS", "TOUCH", "TYPE", "RENAME", "RENAMENX", "COPY",
     "EXPIRE", "PEXPIRE", "EXPIREAT", "TTL", "PTTL", "EXPIRETIME", "PERSIST",
-    "LPUSH", "PING", "ECHO",
+    "LPUSH", "SADD", "ZADD", "HSET", "PING", "ECHO",
 ]
 # Kept out for now; move a name to ENABLED when this test passes with it.
 PENDING = [
-    # OBJECT ENCODING after INCRBYFLOAT k 0: shardis says "int", redis-server "embstr".
+    # OBJECT ENCODING after INCRBYFLOAT k 0: shardis says "int", redis-server
+    # "embstr" (a known limit of storing strings as plain bytes, see strings.py).
     "OBJECT",
-    # Their families are not in the tree yet (unknown command).
-    "SADD", "ZADD", "HSET",
 ]
 assert set(ENABLED) | set(PENDING) == set(COMMANDS), "every generator is either enabled or pending"
 
@@ -315,10 +314,8 @@ BAD_INPUT = [
     pytest.param(b"\r\n\r\nPING\r\n", id="empty-lines"),
     pytest.param(b"   \t \r\nPING\r\n", id="blank-line"),
     pytest.param(b"\n", id="lone-lf"),
-    pytest.param(b"*0\r\nPING\r\n", id="mbulk-0", marks=pytest.mark.xfail(
-        strict=True, reason="RequestReader: empty multibulk counted in taken, next command lost")),
-    pytest.param(b"*-1\r\nPING\r\n", id="mbulk-minus-1", marks=pytest.mark.xfail(
-        strict=True, reason="RequestReader: empty multibulk counted in taken, next command lost")),
+    pytest.param(b"*0\r\nPING\r\n", id="mbulk-0"),
+    pytest.param(b"*-1\r\nPING\r\n", id="mbulk-minus-1"),
     # malformed multibulk
     pytest.param(b"*1\r\n:5\r\n", id="int-element"),
     pytest.param(b"*1\r\n+OK\r\n", id="status-element"),
@@ -329,8 +326,7 @@ BAD_INPUT = [
     pytest.param(b"*1\r\n$-1\r\n", id="bulk-minus-1"),
     pytest.param(b"*1\r\n$-5\r\n", id="bulk-negative"),
     pytest.param(b"*1\r\n$4\r\nPINGxx\r\n", id="bulk-longer-than-declared"),
-    pytest.param(b"*2147483648\r\n", id="mbulk-over-int-max", marks=pytest.mark.xfail(
-        strict=True, reason="RequestReader: hiredis has_data() is False inside a partial aggregate")),
+    pytest.param(b"*2147483648\r\n", id="mbulk-over-int-max"),
     pytest.param(b"*1\r\n$536870913\r\n", id="bulk-over-proto-max"),
     pytest.param(b"*3\r\n$999999999999\r\n", id="huge-bulk-length"),
     pytest.param(b"*999999\r\n", id="huge-count-waits"),
@@ -344,8 +340,7 @@ BAD_INPUT = [
     pytest.param(b"*" + b"1" * (64 * 1024 + 1), id="mbulk-count-too-big"),
     pytest.param(b"*1\r\n$" + b"1" * (64 * 1024 + 1), id="bulk-count-too-big"),
     # a NUL hides a line end from Redis (strchr)
-    pytest.param(b"ECHO a\x00b\r\n", id="inline-nul", marks=pytest.mark.xfail(
-        strict=True, reason="line ends found with find(); Redis's strchr() stops at a NUL")),
+    pytest.param(b"ECHO a\x00b\r\n", id="inline-nul"),
     pytest.param(b"QUIT\r\n", id="quit"),
 ]
 
