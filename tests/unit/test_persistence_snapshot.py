@@ -364,3 +364,25 @@ def test_function_libraries_survive_a_save(node, tmp_path):
 
     assert [e.code for e in read_rdb((tmp_path / "dump.rdb").read_bytes()) if isinstance(e, FunctionLibrary)] == [
         code]
+
+
+# --- the CRC over large buffers -------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=200), st.integers(min_value=0, max_value=70_000), st.integers(0, 2**64 - 1),
+       st.randoms(use_true_random=False))
+def test_crc64_lanes_equals_crc64(head, size, crc, rnd):
+    from shardis.persistence.crc64 import crc64
+
+    data = head + rnd.randbytes(size)
+    assert snapshot.crc64_lanes(crc, data) == crc64(crc, data)
+    assert snapshot.crc64_lanes(0, bytearray(data)) == crc64(0, data)
+
+
+def test_crc64_lanes_check_value_and_chaining():
+    from shardis.persistence.crc64 import crc64
+
+    assert snapshot.crc64_lanes(0, b"123456789") == 0xE9C6D914C4B8D9CA
+    data = bytes(range(256)) * 1000
+    assert snapshot.crc64_lanes(snapshot.crc64_lanes(0, data[:77777]), data[77777:]) == crc64(0, data)

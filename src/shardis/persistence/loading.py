@@ -25,7 +25,8 @@ process_command checks, no statistics), MULTI queues until EXEC, and replies
 are dropped.  RDB keys go straight into the databases, skipping keys whose
 TTL has passed on a master (not inside an AOF base, where later commands may
 still refer to them).  The RDB checksum is verified here over large chunks
-rather than per record.
+rather than per record
+(``snapshot.crc64_lanes``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import os
 import time
 
 from .aof import AofFormatError, AofParser, AofTruncated, ManifestError
-from .crc64 import crc64
 from .rdb import (
     AuxField,
     EndOfFile,
@@ -47,7 +47,7 @@ from .rdb import (
     RdbUnsupportedError,
     SelectDb,
 )
-from .snapshot import thresholds_from_config
+from .snapshot import crc64_lanes, thresholds_from_config
 
 __all__ = [
     "LoadError",
@@ -65,7 +65,10 @@ __all__ = [
     "AOF_TRUNCATED",
 ]
 
-READ_CHUNK = 256 * 1024  # bytes read (and parsed) between two returns to the event loop
+READ_CHUNK = 256 * 1024  # bytes of an AOF read (and replayed) between two returns to the event loop
+READ_BIG_CHUNK = 8 * 1024 * 1024  # bytes of an RDB read between two returns to the event loop
+LOAD_EVENTS_PER_YIELD = 2048  # RDB keys loaded between two returns to the event loop
+CRC_CHUNK = 2 * 1024 * 1024  # bytes checksummed at once (crc64_lanes pays off on large buffers)
 AOF_COMMANDS_PER_YIELD = 1024  # commands replayed between two returns to the event loop
 
 RDB_OK = "ok"
@@ -138,10 +141,28 @@ def rdb_load_stream(node, p, read, name: str, *, preamble: bool = False, allow_d
 
     ``first`` holds bytes already read from the stream.  ``stats`` is a dict
     that receives "loaded" and "expired".  Raises LoadError.
+
+    The whole input is read first (in pieces, handing the loop back between
+    them) and given to the reader as complete: the reader then parses each
+    record once instead of first scanning it for completeness, which is most
+    of its cost on a stream that arrives in pieces.
     """
+    progress_base = p.loading_loaded_bytes  # progress counts parsed bytes
+    pieces = [first] if first else []
+    while True:
+        piece = read(READ_BIG_CHUNK)
+        if not piece:
+            break
+        pieces.append(piece)
+        yield
+    data = b"".join(pieces)
+    del pieces
+
     cfg = node.config
     do_crc = cfg["rdbchecksum"]
     reader = RdbReader(thresholds=thresholds_from_config(cfg), verify_checksum=False)
+    reader.feed(data)
+    reader.feed_eof()
     dbs = node.dbs
     ndbs = len(dbs)
     skip_expired = not preamble and node.master is None
@@ -149,45 +170,33 @@ def rdb_load_stream(node, p, read, name: str, *, preamble: bool = False, allow_d
     clock = node.lru_clock
     loaded = expired = 0
     crc = 0
-    crc_pos = 0  # stream offset up to which the CRC is computed
-    pend = bytearray()  # fed bytes from crc_pos on
+    crc_pos = 0  # offset up to which the CRC is computed
     db = dbs[0]
-    data, slot_index = db.data, db.slot_index
-    eof_in = False
-    buf = first
+    data_dict, slot_index = db.data, db.slot_index
     libraries = []
+    events = 0
     try:
         while True:
-            if buf:
-                reader.feed(buf)
-                if do_crc:
-                    pend += buf
-                p.loading_loaded_bytes += len(buf)
-            elif not eof_in:
-                reader.feed_eof()
-                eof_in = True
-            while True:
-                ev = reader.next_event()
-                if ev is None:
-                    break
-                cls = ev.__class__
-                if cls is KeyValue:
-                    if ev.db != db.id:
-                        db = dbs[ev.db]
-                        data, slot_index = db.data, db.slot_index
-                    exp = ev.expire_ms
-                    if exp is not None and skip_expired and exp < now_ms:
-                        expired += 1
-                        continue
+            ev = reader.next_event()
+            if ev is None:  # pragma: no cover - a complete input ends with EndOfFile or an error
+                raise RdbCorruptError(reader.offset, "unexpected end of data")
+            cls = ev.__class__
+            if cls is KeyValue:
+                if ev.db != db.id:
+                    db = dbs[ev.db]
+                    data_dict, slot_index = db.data, db.slot_index
+                exp = ev.expire_ms
+                if exp is not None and skip_expired and exp < now_ms:
+                    expired += 1
+                else:
                     key = ev.key
-                    if key in data:
+                    if key in data_dict:
                         if not allow_dup:
-                            raise LoadError(
-                                f"RDB has duplicated key '{key.decode('utf-8', 'replace')}' in DB {db.id}",
-                                [f"RDB has duplicated key '{key.decode('utf-8', 'replace')}' in DB {db.id}"],
-                            )
+                            shown = key.decode("utf-8", "replace")
+                            msg = f"RDB has duplicated key '{shown}' in DB {db.id}"
+                            raise LoadError(f"{msg} ({name}, offset {base_offset + reader.offset})", [msg])
                         db.delete(key)
-                    data[key] = ev.value
+                    data_dict[key] = ev.value
                     if exp is not None:
                         db.set_expire(key, exp)
                     if slot_index is not None:
@@ -195,53 +204,52 @@ def rdb_load_stream(node, p, read, name: str, *, preamble: bool = False, allow_d
                     if ev.lru_idle is not None:
                         db.access[key] = clock - ev.lru_idle
                     loaded += 1
-                elif cls is SelectDb:
-                    if ev.db >= ndbs:
-                        msg = (f"FATAL: Data file was created with a Redis server configured to handle more "
-                               f"than {ndbs} databases. Exiting")
-                        raise LoadError(f"{msg} ({name}, offset {reader.offset})", [msg])
-                    db = dbs[ev.db]
-                    data, slot_index = db.data, db.slot_index
-                elif cls is AuxField:
-                    _aux(node, p, ev, preamble)
-                elif cls is FunctionLibrary:
-                    libraries.append(ev.code)
-                elif cls is ModuleAux:
-                    msg = "The RDB file contains AUX module data I can't load: no matching module"
-                    raise LoadError(f"{msg} ({name}, offset {reader.offset})", [msg])
-                elif cls is EndOfFile:
-                    if do_crc:
-                        upto = reader.offset - 8 if reader.version >= 5 else reader.offset
-                        crc = crc64(crc, pend[: upto - crc_pos])
-                        pend = bytearray()
+                events += 1
+                if events % LOAD_EVENTS_PER_YIELD == 0:
+                    upto = reader.offset
+                    if do_crc and upto - crc_pos >= CRC_CHUNK:
+                        crc = crc64_lanes(crc, data[crc_pos:upto])
                         crc_pos = upto
-                        if reader.version >= 5:
-                            if ev.checksum == 0:
-                                node.log("warning", "RDB file was saved with checksum disabled: no check performed.")
-                            elif ev.checksum != crc:
-                                msg = (f"Wrong RDB checksum expected: ({ev.checksum:x}) got ({crc:x}). "
-                                       "Aborting now.")
-                                raise LoadError(
-                                    f"{name}: wrong checksum (offset {base_offset + upto})",
-                                    [msg, f"Internal error in RDB reading offset {base_offset + upto}, "
-                                          f"file {name} -> RDB CRC error"],
-                                )
-                    p.function_libraries = libraries
-                    node.log("notice", "Done loading RDB, keys loaded: %d, keys expired: %d." % (loaded, expired))
-                    if stats is not None:
-                        stats["loaded"] = stats.get("loaded", 0) + loaded
-                        stats["expired"] = stats.get("expired", 0) + expired
-                    return reader.unconsumed()
-            if do_crc:
-                upto = reader.offset
-                if upto > crc_pos:
-                    crc = crc64(crc, pend[: upto - crc_pos])
-                    del pend[: upto - crc_pos]
-                    crc_pos = upto
-            if eof_in:  # pragma: no cover - the reader raises before this on a short file
-                raise RdbCorruptError(reader.offset, "unexpected end of data")
-            yield
-            buf = read(READ_CHUNK)
+                    p.loading_loaded_bytes = progress_base + upto
+                    yield
+                continue
+            if cls is SelectDb:
+                if ev.db >= ndbs:
+                    msg = (f"FATAL: Data file was created with a Redis server configured to handle more "
+                           f"than {ndbs} databases. Exiting")
+                    raise LoadError(f"{msg} ({name}, offset {base_offset + reader.offset})", [msg])
+                db = dbs[ev.db]
+                data_dict, slot_index = db.data, db.slot_index
+            elif cls is AuxField:
+                _aux(node, p, ev, preamble)
+            elif cls is FunctionLibrary:
+                libraries.append(ev.code)
+            elif cls is ModuleAux:
+                msg = "The RDB file contains AUX module data I can't load: no matching module"
+                raise LoadError(f"{msg} ({name}, offset {base_offset + reader.offset})", [msg])
+            elif cls is EndOfFile:
+                break
+        end = reader.offset
+        if do_crc:
+            upto = end - 8 if reader.version >= 5 else end
+            crc = crc64_lanes(crc, data[crc_pos:upto])
+            if reader.version >= 5:
+                if ev.checksum == 0:
+                    node.log("warning", "RDB file was saved with checksum disabled: no check performed.")
+                elif ev.checksum != crc:
+                    msg = f"Wrong RDB checksum expected: ({ev.checksum:x}) got ({crc:x}). Aborting now."
+                    raise LoadError(
+                        f"{name}: wrong checksum (offset {base_offset + upto})",
+                        [msg, f"Internal error in RDB reading offset {base_offset + upto}, "
+                              f"file {name} -> RDB CRC error"],
+                    )
+        p.loading_loaded_bytes = progress_base + end
+        p.function_libraries = libraries
+        node.log("notice", "Done loading RDB, keys loaded: %d, keys expired: %d." % (loaded, expired))
+        if stats is not None:
+            stats["loaded"] = stats.get("loaded", 0) + loaded
+            stats["expired"] = stats.get("expired", 0) + expired
+        return data[end:]
     except RdbUnsupportedError as e:
         off = base_offset + e.offset
         raise LoadError(
@@ -258,8 +266,6 @@ def rdb_load_stream(node, p, read, name: str, *, preamble: bool = False, allow_d
         lines.append(f"Internal error in RDB reading offset {off}, file {name} -> {reason}")
         raise LoadError(f"{name}: {'truncated' if short else 'corrupt'} at byte offset {off}: {e.reason}",
                         lines) from None
-    except IndexError:
-        raise LoadError(f"{name}: database index out of range at offset {reader.offset}") from None
 
 
 def _aux(node, p, ev: AuxField, preamble: bool) -> None:

@@ -28,9 +28,12 @@ port is free again even while the child still writes), disables the garbage
 collector (a collection would write to every object and defeat
 copy-on-write), writes with plain file I/O and leaves with ``os._exit``.
 
-Writing is pure Python, so it is slow next to redis-server: the checksum is
-computed here over large chunks (one CRC64 call per ~1 MB rather than one
-per key, as ``RdbWriter`` would do) and the per-key work is the codec's.
+Writing is pure Python, so it is slow next to redis-server.  The CRC64
+(``rdbchecksum``) was the largest single cost of both saving and loading,
+so it is computed here over ~1 MB chunks by ``crc64_lanes``, which runs
+thousands of CRC registers side by side inside ``bytes.translate`` and big
+integer XORs (about 4x the table-driven ``crc64``); the per-key work is the
+codec's.
 """
 
 from __future__ import annotations
@@ -38,12 +41,13 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import struct
 import sys
 import time
 
 from .. import REDIS_VERSION
 from ..server import info as info_mod
-from .crc64 import crc64
+from .crc64 import POLY_REFLECTED, crc64
 from .rdb import OPCODE_EOF, RdbWriter, Thresholds, default_aux
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "thresholds_from_config",
     "fsync_dir",
     "child_log",
+    "crc64_lanes",
     "BGSAVE_RETRY_DELAY",
 ]
 
@@ -64,6 +69,107 @@ KILL_WAIT = 10.0  # seconds to wait for a killed child to exit
 
 _LOG_LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
 _LOG_CHARS = ".-*#"
+
+
+# --- CRC64 over large buffers ---------------------------------------------------------------
+#
+# The register update of a reflected, table-driven CRC over one 64-bit word w
+# is r <- L(r ^ w), L(v) = XOR_k T[7-k][byte k of v] (slicing-by-8).  The CRC
+# is linear (Redis's CRC64 has no initial value or final xor), so a buffer
+# cut into K chunks of S words has CRC  M(...M(M(r0) ^ c0) ^ c1 ...) ^ c(K-1)
+# where c_i is chunk i's CRC from 0 and M = L^S.  The K chunk CRCs are
+# computed together: lane i's register lives in byte "planes" (plane o holds
+# byte o of every lane), each step gathers word s of every lane with one
+# strided slice per byte, and L is applied to all lanes at once as 64
+# ``bytes.translate`` calls (input byte k -> output byte o) whose results are
+# XORed as big integers.  Python-level work is then per step, not per byte.
+
+
+def _crc_tables() -> list:
+    first = []
+    for byte in range(256):
+        reg = byte
+        for _ in range(8):
+            reg = (reg >> 1) ^ POLY_REFLECTED if reg & 1 else reg >> 1
+        first.append(reg)
+    tables = [first]
+    for _ in range(7):
+        tables.append([(v >> 8) ^ first[v & 0xFF] for v in tables[-1]])
+    return tables
+
+
+_T = _crc_tables()
+# _TRANSLATE[k][o]: byte o of the contribution of input byte k, as a translate table
+_TRANSLATE = [[bytes((_T[7 - k][b] >> (8 * o)) & 0xFF for b in range(256)) for o in range(8)] for k in range(8)]
+_LANES_MIN_BYTES = 4096  # below this the table-driven crc64 is as fast
+_LANES_COST_RATIO = 40  # lanes ~ sqrt(words * ratio): balances per-step and per-lane work
+_SHIFT_CACHE: dict = {}
+
+
+def _apply_l(v: int) -> int:
+    t = _T
+    return (t[7][v & 0xFF] ^ t[6][(v >> 8) & 0xFF] ^ t[5][(v >> 16) & 0xFF] ^ t[4][(v >> 24) & 0xFF]
+            ^ t[3][(v >> 32) & 0xFF] ^ t[2][(v >> 40) & 0xFF] ^ t[1][(v >> 48) & 0xFF] ^ t[0][v >> 56])
+
+
+def _shift_tables(words: int) -> list:
+    """Slicing tables of M = L^words: the register after ``words`` zero words."""
+    tabs = _SHIFT_CACHE.get(words)
+    if tabs is not None:
+        return tabs
+    cols = []
+    for i in range(64):
+        v = 1 << i
+        for _ in range(words):
+            v = _apply_l(v)
+        cols.append(v)
+    tabs = []
+    for k in range(8):
+        tab = [0] * 256
+        for b in range(1, 256):
+            low = b & -b
+            tab[b] = tab[b ^ low] ^ cols[8 * k + low.bit_length() - 1]
+        tabs.append(tab)
+    if len(_SHIFT_CACHE) > 64:
+        _SHIFT_CACHE.clear()
+    _SHIFT_CACHE[words] = tabs
+    return tabs
+
+
+def crc64_lanes(crc: int, data) -> int:
+    """``crc64(crc, data)`` (Redis's CRC-64/Jones), several times faster on large buffers."""
+    n = len(data)
+    if n < _LANES_MIN_BYTES:
+        return crc64(crc, data)
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    words = n // 8
+    lanes = max(1, int((words * _LANES_COST_RATIO) ** 0.5))
+    steps = words // lanes
+    stride = 8 * steps
+    span = stride * lanes
+    fb = int.from_bytes
+    tr = _TRANSLATE
+    planes = [0] * 8
+    for s in range(steps):
+        base = 8 * s
+        xs = [(planes[k] ^ fb(data[base + k : span : stride], "little")).to_bytes(lanes, "little") for k in range(8)]
+        new = []
+        for o in range(8):
+            acc = 0
+            for k in range(8):
+                acc ^= fb(xs[k].translate(tr[k][o]), "little")
+            new.append(acc)
+        planes = new
+    regs = bytearray(8 * lanes)
+    for o in range(8):
+        regs[o::8] = planes[o].to_bytes(lanes, "little")
+    m0, m1, m2, m3, m4, m5, m6, m7 = _shift_tables(steps)
+    r = crc
+    for (lane,) in struct.iter_unpack("<Q", regs):
+        r = (m0[r & 0xFF] ^ m1[(r >> 8) & 0xFF] ^ m2[(r >> 16) & 0xFF] ^ m3[(r >> 24) & 0xFF]
+             ^ m4[(r >> 32) & 0xFF] ^ m5[(r >> 40) & 0xFF] ^ m6[(r >> 48) & 0xFF] ^ m7[r >> 56]) ^ lane
+    return crc64_lanes(r, data[span:])
 
 
 # --- helpers shared by the parent and the child ------------------------------------------
@@ -180,15 +286,26 @@ def write_rdb_file(node, path: str, aof_base: bool = False, libraries=(), report
         for code in libraries:
             pending.append(w.function(code))
         for db in node.dbs:
-            if not db.data:
+            data = db.data
+            if not data:
                 continue
-            items = db_items(db, now_ms)
-            if not items:
+            # Keys whose TTL passed are left out; counted first (RESIZEDB comes
+            # before the keys) without copying the keyspace into a list.
+            expires = db.expires
+            dead = {k for k, e in expires.items() if e <= now_ms} if expires else ()
+            if len(dead) == len(data):
                 continue
-            pending.append(w.select_db(db.id, len(items), sum(1 for it in items if it[2] is not None)))
+            pending.append(w.select_db(db.id, len(data) - len(dead), len(expires) - len(dead)))
             key = w.key
             access = db.access
-            for k, v, e in items:
+            get_expire = expires.get
+            for k, v in data.items():
+                if expires:
+                    if dead and k in dead:
+                        continue
+                    e = get_expire(k)
+                else:
+                    e = None
                 if lru:
                     last = access.get(k)
                     piece = key(k, v, e, lru_idle=max(0, clock - last) if last is not None else 0)
@@ -199,7 +316,7 @@ def write_rdb_file(node, path: str, aof_base: bool = False, libraries=(), report
                 if size >= WRITE_CHUNK:
                     chunk = b"".join(pending)
                     if checksum:
-                        crc = crc64(crc, chunk)
+                        crc = crc64_lanes(crc, chunk)
                     f.write(chunk)
                     pending = []
                     size = 0
@@ -209,7 +326,7 @@ def write_rdb_file(node, path: str, aof_base: bool = False, libraries=(), report
         pending.append(bytes((OPCODE_EOF,)))
         chunk = b"".join(pending)
         if checksum:
-            crc = crc64(crc, chunk)
+            crc = crc64_lanes(crc, chunk)
         f.write(chunk)
         f.write(crc.to_bytes(8, "little"))
         f.flush()
