@@ -427,6 +427,24 @@ class RequestReader:
             self._new_hiredis()
         return cmd
 
+    def resume(self, cmd):
+        """Finish a ``gets`` whose hiredis call the connection made itself (the rare cases)."""
+        if cmd is False:
+            self._partial = True
+            return self._check_partial()
+        self._partial = False
+        if cmd.__class__ is list:
+            if cmd:
+                for a in cmd:
+                    if a.__class__ is not bytes:
+                        return self.anomaly()
+                self.taken += 1
+                return cmd
+            return self.gets()  # "*0": skipped, as Redis skips it (and not counted)
+        if cmd is None:
+            return self.gets()  # "*-1": skipped too
+        return self.anomaly()
+
     def _check_partial(self):
         """hiredis waits for more of a command: make sure Redis would wait too.
 

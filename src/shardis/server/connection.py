@@ -216,7 +216,7 @@ class Client(asyncio.Protocol):
         among them, so INFO commandstats stays accurate on average.  Every
         other command is timed exactly, for the slow log.
         """
-        gets = self.reader.gets
+        reader = self.reader
         out = self.out
         node = self.node
         fast_table = _FAST
@@ -229,7 +229,27 @@ class Client(asyncio.Protocol):
         t_start = t_prev = _perf_ns()
         try:
             while True:
-                argv = gets()
+                # --- read one command ---
+                # RequestReader.gets, with its hiredis fast path inlined (about
+                # 4% of a pipelined GET/SET, counted with callgrind).  Anything
+                # but a plain request of bulk strings goes back to the reader.
+                if reader.fast and reader._hr.has_data():
+                    try:
+                        argv = reader._hr.gets()
+                    except hiredis.ProtocolError:
+                        argv = reader.anomaly()
+                    else:
+                        if argv.__class__ is list and argv and not reader._partial:
+                            for a in argv:
+                                if a.__class__ is not bytes:
+                                    argv = reader.anomaly()
+                                    break
+                            else:
+                                reader.taken += 1
+                        else:
+                            argv = reader.resume(argv)
+                else:
+                    argv = reader.gets()
                 if argv is False:
                     break
                 # --- run it ---
