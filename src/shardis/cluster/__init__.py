@@ -17,6 +17,22 @@ parts live in their own modules next to them:
 clusterInit does): lock and load (or create) nodes.conf, index the keyspace
 by slot, listen on the bus port, and plug the cron, the dispatch hook, the
 pub/sub propagation and the shutdown save into the node.
+
+``node.cluster`` is then the ClusterState.  Subsystems that build on the
+cluster plug into it through optional attributes, each called where Redis
+calls the corresponding code:
+
+``set_master_hook(ip, port)`` / ``unset_master_hook()``
+    replication towards our master (clusterSetMaster, CLUSTER RESET).
+``repl_offset_hook() -> int``
+    our replication offset, sent in every packet header and shown by
+    CLUSTER SHARDS/SLOTS (0 until replication exists).
+``failover_packet_hook(link, sender, msg, sender_current_epoch)``
+    FAILOVER_AUTH_REQUEST / FAILOVER_AUTH_ACK / MFSTART packets.
+``failover_cron_hook()``
+    run at the end of every cluster cron (replica elections, manual failover).
+``header_hook(sender, header)``
+    every packet from a known node (e.g. the PAUSED flag of manual failover).
 """
 
 from __future__ import annotations
