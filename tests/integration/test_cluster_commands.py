@@ -279,3 +279,22 @@ def test_keys_and_slots_once_the_cluster_is_ok(pair, d):
         ("EXEC",),
     ]:
         check(pair, d, *args)
+
+
+def test_cluster_support_disabled(shardis_node, redis_server):
+    require_redis_server()
+    with Differential(shardis_node.port, redis_server.port) as diff:
+        for args in [
+            ("CLUSTER", "INFO"),
+            ("CLUSTER", "NODES"),
+            ("CLUSTER", "KEYSLOT", "x"),
+            ("CLUSTER", "ADDSLOTS", "1"),
+            ("CLUSTER", "HELP"),
+            ("CLUSTER", "NOPE"),
+            ("CLUSTER", "MEET", "a"),
+            ("ASKING",),
+            ("READONLY",),
+            ("READWRITE",),
+            ("SELECT", "1"),
+        ]:
+            diff.check(*args)
