@@ -459,3 +459,34 @@ def test_sharded_pubsub_stays_in_the_shard(three_shardis, shardis_factory):
     finally:
         for c in (sub_master, sub_replica, sub_other):
             c.close()
+
+
+def test_blocked_client_is_redirected_when_its_slot_moves(three_shardis):
+    procs = three_shardis
+    ids = {p.port: text(request(p.port, "CLUSTER", "MYID")) for p in procs}
+    a, b = procs[0], procs[1]
+    k = key_for(0, 0, "blk")  # slot 0, served by the first node
+    waiting = RawConnection(a.port, timeout=10)
+    try:
+        waiting.send_command("BLPOP", k, "0")
+        assert waiting.is_open(wait=0.3) and not waiting.buf  # blocked: nothing sent yet
+        # slot 0 is given to the second node everywhere (no key lives there)
+        for p in procs:
+            assert request(p.port, "CLUSTER", "SETSLOT", "0", "NODE", ids[b.port]) == b"+OK\r\n"
+        assert waiting.read_frame(timeout=5) == b"-MOVED 0 127.0.0.1:%d\r\n" % b.port
+        waiting.send_command("BLPOP", k, "0")
+        assert waiting.read_frame(timeout=5) == b"-MOVED 0 127.0.0.1:%d\r\n" % b.port  # no longer blocks here
+    finally:
+        waiting.close()
+    # a client blocked while the cluster goes down is told so
+    k2 = key_for(6000, 6000, "blk")
+    home = b  # redis-cli gave the second node slots 5461-10922
+    assert slot_owners(home.port)[6000] == ids[home.port]
+    waiting = RawConnection(home.port, timeout=10)
+    try:
+        waiting.send_command("BLPOP", k2, "0")
+        time.sleep(0.2)
+        assert request(home.port, "CLUSTER", "DELSLOTS", "16383") == b"+OK\r\n"
+        assert waiting.read_frame(timeout=5) == b"-CLUSTERDOWN The cluster is down\r\n"
+    finally:
+        waiting.close()

@@ -187,6 +187,7 @@ async def enable(node) -> None:
         if t - last[0] >= CRON_PERIOD - CRON_SLACK:
             last[0] = t
             gossip.cron(state)
+            routing.redirect_blocked_clients(state, node)
         if state.todo or state.routing_dirty:
             state.before_sleep()
 

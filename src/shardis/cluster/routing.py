@@ -45,6 +45,7 @@ __all__ = [
     "FAST_FIRST_KEY",
     "build_fast_sets",
     "set_all_owned",
+    "redirect_blocked_clients",
 ]
 
 REDIR_NONE = 0  # serve it here
@@ -238,3 +239,47 @@ def set_all_owned(all_owned: bool) -> None:
     FAST_DIRECT.update(_KEYLESS)
     if all_owned:
         FAST_DIRECT.update(_FIRST_KEY)
+
+
+def redirect_blocked_clients(state: ClusterState, node) -> int:
+    """clusterRedirectBlockedClientIfNeeded for every client blocked on keys.
+
+    A client waiting (BLPOP ...) on a key of a slot this node no longer
+    serves, nor imports, would wait for a push that can never come here: it
+    is unblocked with -MOVED (or -CLUSTERDOWN Hash slot not served), and
+    every blocked client gets -CLUSTERDOWN while the cluster is down.
+    Returns how many clients were released.
+    """
+    db = node.dbs[0]
+    if not db.blocking:
+        return 0
+    from ..keyspace.blocking import unblock_client
+
+    down = state.state != CLUSTER_OK
+    myself = state.myself
+    released = 0
+    for key, clients in list(db.blocking.items()):
+        slot = key_slot(key)
+        owner = state.slots[slot]
+        for c in list(clients):
+            if down:
+                reply = R.CLUSTERDOWN
+            else:
+                n = owner
+                # a READONLY client reading a slot of our master may wait here
+                if (
+                    c.readonly
+                    and not getattr(c.last_cmd, "write", True)
+                    and myself.is_slave
+                    and myself.slaveof is n
+                ):
+                    n = myself
+                if n is myself or slot in state.importing_slots_from:
+                    continue
+                if n is None:
+                    reply = R.CLUSTERDOWN_UNBOUND
+                else:
+                    reply = redirect_error(state, n, slot, REDIR_MOVED)
+            if unblock_client(c, reply):
+                released += 1
+    return released
