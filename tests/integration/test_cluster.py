@@ -490,3 +490,30 @@ def test_blocked_client_is_redirected_when_its_slot_moves(three_shardis):
         assert waiting.read_frame(timeout=5) == b"-CLUSTERDOWN The cluster is down\r\n"
     finally:
         waiting.close()
+
+
+def test_hostnames_across_kinds(shardis_factory, redis_factory):
+    require_redis_server()
+    host = [("cluster-preferred-endpoint-type", ["hostname"])]
+    sh = shardis_factory(CLUSTER + host + [("cluster-announce-hostname", ["shardis-a.example"])])
+    rs = redis_factory(CLUSTER + host + [("cluster-announce-hostname", ["redis-b.example"])])
+    assert request(sh.port, "CLUSTER", "ADDSLOTSRANGE", "0", "8191") == b"+OK\r\n"
+    assert request(rs.port, "CLUSTER", "ADDSLOTSRANGE", "8192", "16383") == b"+OK\r\n"
+    assert request(sh.port, "CLUSTER", "MEET", "127.0.0.1", str(rs.port)) == b"+OK\r\n"
+    for p in (sh, rs):
+        wait_for(lambda p=p: cluster_state_ok(p.port), f"cluster_state:ok on {p.port}")
+
+    def addr_field(port, hostname):
+        return next(f[1] for f in cluster_nodes(port) if f[1].endswith("," + hostname))
+
+    wait_for(lambda: any(f[1].endswith(",redis-b.example") for f in cluster_nodes(sh.port)), "hostname learnt")
+    wait_for(lambda: any(f[1].endswith(",shardis-a.example") for f in cluster_nodes(rs.port)), "hostname learnt")
+    assert addr_field(rs.port, "shardis-a.example") == addr_field(sh.port, "shardis-a.example")
+    assert addr_field(sh.port, "redis-b.example") == addr_field(rs.port, "redis-b.example")
+    # MOVED names the preferred endpoint: the hostname
+    k = key_for(8192, 16383, "h")
+    assert request(sh.port, "GET", k) == b"-MOVED %d redis-b.example:%d\r\n" % (key_slot(k.encode()), rs.port)
+    k = key_for(0, 8191, "h")
+    assert request(rs.port, "GET", k) == b"-MOVED %d shardis-a.example:%d\r\n" % (key_slot(k.encode()), sh.port)
+    # both kinds describe the topology identically
+    assert request(sh.port, "CLUSTER", "SLOTS") == request(rs.port, "CLUSTER", "SLOTS")
