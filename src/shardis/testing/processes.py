@@ -246,6 +246,7 @@ class ServerProcess:
         self._conn: RawConnection | None = None
         self._conns: list[RawConnection] = []
         self._log_offset = 0  # log bytes written by earlier runs of this handle
+        self._ever_started = False
 
     # --- naming ----------------------------------------------------------------
 
@@ -293,17 +294,27 @@ class ServerProcess:
     # --- lifecycle -------------------------------------------------------------
 
     def start(self) -> "ServerProcess":
-        """Start the process and wait until it is ready; retries on a port race."""
-        for attempt in range(BIND_RETRIES):
-            try:
-                self._start_once()
-                return self
-            except ServerStartError:
-                lost_race = self.auto_port and _ADDR_IN_USE_RE.search(self.log_bytes())
-                if not lost_race or attempt == BIND_RETRIES - 1:
-                    raise
-                self.port = free_port()
-        raise AssertionError("unreachable")
+        """Start the process and wait until it is ready; retries on a port race.
+
+        If a handle's first start fails, its temporary directory is removed
+        (the error carries the log tail), so failed starts leave nothing behind.
+        """
+        try:
+            for attempt in range(BIND_RETRIES):
+                try:
+                    self._start_once()
+                    self._ever_started = True
+                    return self
+                except ServerStartError:
+                    lost_race = self.auto_port and _ADDR_IN_USE_RE.search(self.log_bytes())
+                    if not lost_race or attempt == BIND_RETRIES - 1:
+                        raise
+                    self.port = free_port()
+            raise AssertionError("unreachable")
+        except BaseException:
+            if not self._ever_started:
+                self.cleanup()
+            raise
 
     def _start_once(self) -> None:
         if self.is_running():

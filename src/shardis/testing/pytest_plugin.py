@@ -150,8 +150,10 @@ class ServerPair:
 
     def start(self) -> "ServerPair":
         try:
-            self.redis = RedisServerProcess(self.directives).start()
-            self.shardis = ShardisProcess(self.directives).start()
+            self.redis = RedisServerProcess(self.directives)
+            self.redis.start()
+            self.shardis = ShardisProcess(self.directives)
+            self.shardis.start()
         except BaseException:
             self.cleanup()
             raise
@@ -180,8 +182,9 @@ class ServerPair:
                 continue
             # Dead, or FLUSHALL not available: a fresh process is empty by construction.
             proc.cleanup()
-            setattr(self, attr, None)
-            setattr(self, attr, cls(self.directives).start())
+            fresh = cls(self.directives)
+            setattr(self, attr, fresh)  # cleaned up with the pair even if its start fails
+            fresh.start()
 
     def check_alive(self) -> None:
         """Fail with the log tail if either server died."""
