@@ -979,6 +979,32 @@ def function_dump(c, argv):
     return bulk(head + crc64(0, head).to_bytes(8, "little"))
 
 
+@subcommand("function", "restore", -3, "write denyoom noscript", **_FUNCTION,
+            summary="Restore all the functions on the given payload", since="7.0.0",
+            complexity="O(N) where N is the number of functions on the payload")
+def function_restore(c, argv):
+    """FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
+
+    shardis has no script engine, so it holds no libraries: a payload without
+    libraries (what FUNCTION DUMP gives on a node with none, and what
+    ``redis-cli --cluster add-node`` copies to a new node) restores as in
+    Redis; one that carries libraries is refused with a clear error.
+    """
+    from ..persistence.rdb import DumpPayloadError, verify_dump_payload
+
+    if len(argv) > 4:
+        return R.err_fmt("ERR unknown subcommand or wrong number of arguments for '%s'. Try FUNCTION HELP.", argv[1])
+    if len(argv) == 4 and argv[3].lower() not in (b"append", b"replace", b"flush"):
+        return R.err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+    try:
+        verify_dump_payload(argv[2])
+    except DumpPayloadError:
+        return R.err("ERR DUMP payload version or checksum are wrong")
+    if len(argv[2]) > 10:
+        return R.err("ERR FUNCTION RESTORE of a payload with libraries is not supported: shardis runs no scripts")
+    return R.OK
+
+
 @describe(arguments=(arg("library-name", "string"),))
 @subcommand("function", "delete", 3, "write noscript", **_FUNCTION,
             summary="Delete a function by name", since="7.0.0", complexity="O(1)",
