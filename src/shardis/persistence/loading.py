@@ -583,6 +583,7 @@ async def load_data_from_disk(node, p) -> bool:
     except LoadAborted:
         node.log("warning", "Shutdown requested while loading: exiting without saving.")
         p.load_failed = True
+        p.load_aborted = True
         return False
     except LoadError as e:
         for line in e.lines:

@@ -444,6 +444,7 @@ class Persistence:
         self.node = node
         self.starting = True  # until start-up loading is over
         self.load_failed = False
+        self.load_aborted = False  # a shutdown was asked for while loading
         # the child (one at a time)
         self.child_pid = -1
         self.child_type: str | None = None  # "rdb" | "aof"

@@ -270,8 +270,8 @@ class Node:
             self.log("notice", "Ready to accept connections tcp")
             await self.shutdown_requested
             await self.stop()
-        else:  # the reason is logged; Redis exits with status 1 here
-            self.exit_code = 1
+        else:  # the reason is logged; Redis exits with status 1 here (0 when asked to stop while loading)
+            self.exit_code = 0 if self.persistence.load_aborted else 1
             for srv in self.servers:
                 srv.close()
         if pidfile:
