@@ -15,8 +15,9 @@ BITFIELD follows bitfieldGeneric: all operations are parsed (and any error
 reported) before anything runs; writes first extend the string to the
 highest bit any write touches; overflow control is mathematical (the exact
 sum is compared with the type's range, then wrapped, saturated or the
-write is skipped with a null reply).  Each SET/INCRBY that wrote counts as
-one change for ``dirty``; a write skipped by OVERFLOW FAIL does not, though
+write is skipped with a null reply).  Each SET/INCRBY that changed the value
+(or created or grew the string) counts as one change for ``dirty``; a write
+skipped by OVERFLOW FAIL does not, though
 the string was still created or extended beforehand, as in Redis.
 """
 
@@ -478,7 +479,7 @@ def _bitfield_generic(c, argv, readonly_cmd: bool):
     else:
         if readonly_cmd:
             return R.BITFIELD_RO_GET_ONLY
-        v, _ = _string_for_bit_write(c, key, highest)
+        v, grew = _string_for_bit_write(c, key, highest)
         if v.__class__ is bytes:
             return v
     null = c.resp.null
@@ -510,7 +511,8 @@ def _bitfield_generic(c, argv, readonly_cmd: bool):
             parts.append(null)
             continue
         _set_bits(v, offset, bits, new & ((1 << bits) - 1))
-        changes += 1
+        if grew or old != new:  # 7.0.15: a write of the same value is no change
+            changes += 1
         parts.append(b":%d\r\n" % retval)
     if changes:
         db = c.db
