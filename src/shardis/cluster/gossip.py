@@ -445,9 +445,21 @@ def process_packet(state: ClusterState, link, msg: bp.Message) -> bool:
     return True
 
 
+def _not_yet_owned(sender: ClusterNode, claimed: bytes) -> bytes:
+    """The slots of ``claimed`` not bound to ``sender`` here, as a bitmap.
+
+    A node's bitmap follows the slot table (add_slot/del_slot keep both), so
+    the slots a claim could change are exactly these; looking only at them
+    keeps a packet's cost to the few slots that moved rather than every slot
+    the sender serves.
+    """
+    diff = int.from_bytes(claimed, "little") & ~int.from_bytes(sender.slots, "little")
+    return diff.to_bytes(len(claimed), "little")
+
+
 def _first_newer_owner(state: ClusterState, sender, sender_config_epoch: int, myslots: bytes):
     slots = state.slots
-    for start, end in bitmap_to_ranges(myslots):
+    for start, end in bitmap_to_ranges(_not_yet_owned(sender, myslots)):
         for j in range(start, end + 1):
             owner = slots[j]
             if owner is sender or owner is None:
@@ -581,12 +593,11 @@ def update_slots_config_with(state: ClusterState, sender: ClusterNode, sender_co
         return
     newmaster = None
     dirty_slots: list[int] = []
-    sender_slots = 0
+    sender_slots = int.from_bytes(slots, "little").bit_count()
     migrated_our_slots = 0
     table = state.slots
-    for start, end in bitmap_to_ranges(slots):
+    for start, end in bitmap_to_ranges(_not_yet_owned(sender, slots)):
         for j in range(start, end + 1):
-            sender_slots += 1
             owner = table[j]
             if owner is sender:
                 continue
