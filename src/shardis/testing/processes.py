@@ -247,6 +247,7 @@ class ServerProcess:
         self._conns: list[RawConnection] = []
         self._log_offset = 0  # log bytes written by earlier runs of this handle
         self._ever_started = False
+        self._log_cache = b""  # the log, kept when cleanup() removes the directory
 
     # --- naming ----------------------------------------------------------------
 
@@ -433,6 +434,8 @@ class ServerProcess:
             self.stop()
         finally:
             if self.own_dir and not self.keep_dir and not os.environ.get("SHARDIS_KEEP_TEST_DIRS"):
+                # The log stays readable (log_text, log_tail) after its file is gone.
+                self._log_cache = self.log_bytes(all_runs=True)
                 shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
@@ -484,7 +487,8 @@ class ServerProcess:
                     f.seek(self._log_offset)
                 return f.read()
         except FileNotFoundError:
-            return b""
+            cache = self._log_cache
+            return cache if all_runs else cache[self._log_offset :]
 
     def log_text(self, all_runs: bool = False) -> str:
         return self.log_bytes(all_runs).decode("utf-8", "replace")
