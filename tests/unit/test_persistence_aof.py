@@ -321,7 +321,7 @@ def test_feed_writes_select_and_commands_before_returning(node, tmp_path):
 
 def test_timestamp_annotations(node, tmp_path):
     node.config.values["appendonly"] = True
-    node.config.values["aof-timestamp-enabled"] = True
+    node.config.set_value("aof-timestamp-enabled", True)
     node.persistence.aof.open_on_start()
     c = _client(node)
     node.unixtime = 1700000000

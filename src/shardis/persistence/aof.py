@@ -299,12 +299,10 @@ def _atoll(s: bytes) -> int:
 
 def encode_command(argv) -> bytes:
     """catAppendOnlyGenericCommand: ``*<argc>`` then one bulk string per argument."""
-    parts = [b"*%d\r\n" % len(argv)]
-    for a in argv:
-        if a.__class__ is not bytes:
-            a = bytes(a) if not isinstance(a, int) else b"%d" % a
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
+    try:
+        return b"*%d\r\n" % len(argv) + b"".join([b"$%d\r\n%b\r\n" % (len(a), a) for a in argv])
+    except TypeError:  # an int argument (propagate_argv built by hand)
+        return encode_command([b"%d" % a if isinstance(a, int) else bytes(a) for a in argv])
 
 
 def select_command(dbid: int) -> bytes:
@@ -492,11 +490,13 @@ class _BackgroundFsync:
         self._running = 0
         self._thread: threading.Thread | None = None
         self.error: OSError | None = None
+        # fsync jobs queued or running (BIO_AOF_FSYNC; fsync-and-close jobs of old
+        # files do not count).  Changed under the lock, read without it: an int
+        # read is atomic, and the hot path must not take a lock per write.
+        self.pending_fsyncs = 0
 
     def pending(self) -> int:
-        """fsync jobs queued or running (BIO_AOF_FSYNC); fsync-and-close jobs of old files do not count."""
-        with self._cv:
-            return sum(1 for _, close in self._jobs if not close) + (self._running == 1)
+        return self.pending_fsyncs
 
     def busy(self) -> int:
         """Every job, including the closing of old files (for shutdown)."""
@@ -509,6 +509,8 @@ class _BackgroundFsync:
                 self._thread = threading.Thread(target=self._run, name="shardis-aof-fsync", daemon=True)
                 self._thread.start()
             self._jobs.append((fd, close))
+            if not close:
+                self.pending_fsyncs += 1
             self._cv.notify()
 
     def drain(self, timeout: float = 10.0) -> None:
@@ -540,6 +542,8 @@ class _BackgroundFsync:
             finally:
                 with self._cv:
                     self._running = 0
+                    if not close:
+                        self.pending_fsyncs -= 1
                     self._cv.notify_all()
 
 
@@ -576,6 +580,8 @@ class AppendOnly:
         cfg = node.config
         self.fsync_policy = cfg["appendfsync"]
         cfg.on_change("appendfsync", lambda v, old: setattr(self, "fsync_policy", v))
+        self.timestamps = cfg["aof-timestamp-enabled"]
+        cfg.on_change("aof-timestamp-enabled", lambda v, old: setattr(self, "timestamps", v))
         cfg.on_change("appendonly", self._on_appendonly_change)
 
     # --- names ----------------------------------------------------------------------------
@@ -626,7 +632,7 @@ class AppendOnly:
         if state == AOF_OFF or (state == AOF_WAIT_REWRITE and self.p.child_type != "aof"):
             return
         buf = self.buf
-        if self.node.config["aof-timestamp-enabled"]:
+        if self.timestamps:
             now = self.node.unixtime
             if self.cur_timestamp < now:
                 self.cur_timestamp = now
@@ -676,12 +682,13 @@ class AppendOnly:
                     "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer "
                     "without waiting for fsync to complete, this may slow down Redis.",
                 )
-        data = bytes(self.buf)
+        data = self.buf
+        size = len(data)
         written = 0
         error = None
-        while written < len(data):
+        while written < size:
             try:
-                written += os.write(self.fd, data[written:] if written else data)
+                written += os.write(self.fd, memoryview(data)[written:] if written else data)
             except InterruptedError:
                 continue
             except OSError as e:
@@ -689,7 +696,7 @@ class AppendOnly:
                 break
         self.flush_postponed_start = 0.0
         if error is not None:
-            self._write_failed(error, written, len(data), policy)
+            self._write_failed(error, written, size, policy)
             return
         if not self.last_write_ok:
             self.log("warning", "AOF write error looks solved, Redis can write again.")
