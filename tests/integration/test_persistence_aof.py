@@ -370,3 +370,41 @@ def test_loading_an_aof_answers_loading(tmp_path):
         assert proc.request("DBSIZE") == b":200000\r\n"
     finally:
         proc.cleanup()
+
+
+@pytest.mark.parametrize("server", ["shardis", "redis"])
+def test_enabling_the_aof_continues_an_existing_manifest(tmp_path, server):
+    """The manifest is read at start even with the AOF off; enabling it later rewrites to the next base.
+
+    Run on both servers: the file names must come out the same.
+    """
+    from shardis.testing import RedisServerProcess
+    from shardis.testing.pytest_plugin import require_redis_server
+
+    if server == "redis":
+        require_redis_server()
+    cls = ShardisProcess if server == "shardis" else RedisServerProcess
+    d = tmp_path / "node"
+    proc = cls(["appendonly yes"], dir=d).start()
+    try:
+        proc.request("SET", "a", "1")
+        assert proc.request("SAVE") == b"+OK\r\n"
+    finally:
+        proc.cleanup()
+    proc = cls(dir=d).start()  # appendonly no: the RDB is loaded
+    try:
+        assert proc.request("GET", "a") == b"$1\r\n1\r\n"
+        assert proc.request("CONFIG", "SET", "appendonly", "yes") == b"+OK\r\n"
+        wait_info(proc, "aof_rewrite_in_progress", "0")
+        wait_info(proc, "aof_rewrite_scheduled", "0")
+        deadline = time.monotonic() + WAIT
+        manifest = d / "appendonlydir" / "appendonly.aof.manifest"
+        while b"seq 2 type b" not in manifest.read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert manifest.read_text() == (
+            "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n")
+        assert sorted(os.listdir(d / "appendonlydir")) == [
+            "appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"]
+    finally:
+        proc.cleanup()

@@ -497,9 +497,8 @@ def _upgrade_prepare(node, aof) -> None:
                        f"({aof.dirname}).")
 
 
-def aof_load(node, p, manage_loading: bool = True):
-    """Generator: aofLoadManifestFromDisk + loadAppendOnlyFiles.  Raises LoadError."""
-    aof = p.aof
+def load_manifest(aof) -> None:
+    """aofLoadManifestFromDisk, with its errors as LoadError."""
     try:
         aof.load_manifest()
     except ManifestError as e:
@@ -511,6 +510,12 @@ def aof_load(node, p, manage_loading: bool = True):
     except OSError as e:
         msg = f"Fatal error: can't open the AOF manifest file {aof.manifest_name} for reading: {e.strerror}"
         raise LoadError(msg, [msg]) from None
+
+
+def aof_load(node, p, manage_loading: bool = True):
+    """Generator: aofLoadManifestFromDisk + loadAppendOnlyFiles.  Raises LoadError."""
+    aof = p.aof
+    load_manifest(aof)
     m = aof.manifest
     if os.path.isfile(aof.filename):
         if (
@@ -579,6 +584,9 @@ async def load_data_from_disk(node, p) -> bool:
             if ret != AOF_NOT_EXIST:
                 node.log("notice", "DB loaded from append only file: %.3f seconds" % (time.time() - start))
         else:
+            # As Redis, the manifest is read even with the AOF off: a later
+            # BGREWRITEAOF or CONFIG SET appendonly yes continues its numbering.
+            load_manifest(p.aof)
             await run_async(rdb_load(node, p, node.config["dbfilename"]), node)
     except LoadAborted:
         node.log("warning", "Shutdown requested while loading: exiting without saving.")
