@@ -8,15 +8,23 @@ shifts right and uses the bit-reversed polynomial.
 Pure Python cannot go fast byte by byte, so the bulk of the input is processed
 eight bytes at a time ("slicing-by-8"): eight 256-entry tables, table ``k``
 holding the effect of a byte followed by ``k`` zero bytes, let one loop
-iteration fold a whole little-endian 64-bit word into the register with eight
-lookups.  Measured on CPython 3.11 this is about 40% faster than the one-table
-loop (≈12 MB/s against ≈8.5 MB/s); slicing-by-16 and 16-bit tables did not pay
-off (bigger tables, more cache misses, same interpreter overhead).
+iteration fold a whole little-endian 64-bit word into the register.  The
+eight tables are paired into four 65536-entry ones indexed by 16 bits (the
+XOR of two byte tables for every pair of bytes), so a word costs four
+lookups instead of eight: what limits pure Python is the number of
+operations per word, not the table size.  They are ``array('Q')`` (2 MB,
+not the ~11 MB of a list of int objects) and are built on first use (about
+15 ms).  Measured on CPython 3.11, min of repeats: 118 bytes (a small DUMP
+payload) 8.6 us against 12-20 us with the byte tables, 1 KB 66 us against
+106-126 us, 8 KB 0.62 ms against 1.0-1.2 ms.  DUMP, RESTORE and MIGRATE
+checksum every key, so small inputs matter most.
 """
 
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 
 __all__ = ["crc64", "POLY_REFLECTED"]
 
@@ -42,6 +50,30 @@ def _build_tables() -> list[list[int]]:
 _TABLES = _build_tables()
 _T0 = _TABLES[0]
 _WORDS = struct.Struct("<Q")
+_WIDE: list = []  # the four 16-bit tables, low bytes of the word first; built on first use
+
+
+def _pair(lo_table: list[int], hi_table: list[int]) -> array:
+    """Entry ``hi << 8 | lo``: the effect of byte ``lo`` then byte ``hi`` (lo_table[lo] ^ hi_table[hi]).
+
+    Each row of 256 entries is one XOR of big integers: the low table packed
+    as 256 64-bit lanes, XORed with ``h`` copied into every lane.
+    """
+    order = sys.byteorder  # array's own byte order
+    lanes = int.from_bytes(array("Q", lo_table).tobytes(), order)
+    ones = int.from_bytes(array("Q", [1] * 256).tobytes(), order)  # h * ones: h in every lane, no carries
+    size = 256 * 8
+    out = array("Q")
+    for h in hi_table:
+        out.frombytes((lanes ^ h * ones).to_bytes(size, order))
+    return out
+
+
+def _wide_tables() -> list:
+    if not _WIDE:
+        t = _TABLES
+        _WIDE.extend((_pair(t[7], t[6]), _pair(t[5], t[4]), _pair(t[3], t[2]), _pair(t[1], t[0])))
+    return _WIDE
 
 
 def crc64(crc: int, data) -> int:
@@ -51,20 +83,12 @@ def crc64(crc: int, data) -> int:
         view = view.cast("B")
     n = len(view)
     aligned = n & ~7
-    t0, t1, t2, t3, t4, t5, t6, t7 = _TABLES
     if aligned:
+        w0, w1, w2, w3 = _WIDE or _wide_tables()
         for (word,) in _WORDS.iter_unpack(view[:aligned]):
             crc ^= word
-            crc = (
-                t7[crc & 0xFF]
-                ^ t6[(crc >> 8) & 0xFF]
-                ^ t5[(crc >> 16) & 0xFF]
-                ^ t4[(crc >> 24) & 0xFF]
-                ^ t3[(crc >> 32) & 0xFF]
-                ^ t2[(crc >> 40) & 0xFF]
-                ^ t1[(crc >> 48) & 0xFF]
-                ^ t0[crc >> 56]
-            )
+            crc = w0[crc & 0xFFFF] ^ w1[(crc >> 16) & 0xFFFF] ^ w2[(crc >> 32) & 0xFFFF] ^ w3[crc >> 48]
+    t0 = _T0
     for byte in view[aligned:]:
         crc = t0[(crc ^ byte) & 0xFF] ^ (crc >> 8)
     return crc
