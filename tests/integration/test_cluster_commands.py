@@ -67,6 +67,10 @@ class Pair:
 def pair():
     require_redis_server()
     p = Pair().start()
+    # A master's first 2 s (CLUSTER_WRITABLE_DELAY) leave its cluster state,
+    # cluster_size included, untouched; both nodes must be past it before
+    # CLUSTER INFO can compare equal.
+    time.sleep(2.1)
     yield p
     p.cleanup()
 
