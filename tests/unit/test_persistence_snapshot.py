@@ -386,3 +386,44 @@ def test_crc64_lanes_check_value_and_chaining():
     assert snapshot.crc64_lanes(0, b"123456789") == 0xE9C6D914C4B8D9CA
     data = bytes(range(256)) * 1000
     assert snapshot.crc64_lanes(snapshot.crc64_lanes(0, data[:77777]), data[77777:]) == crc64(0, data)
+
+
+# --- the LZF pre-filter -------------------------------------------------------------------------
+
+_texty = st.one_of(
+    st.binary(min_size=21, max_size=300),
+    st.tuples(st.binary(min_size=1, max_size=12), st.integers(2, 40)).map(lambda t: t[0] * t[1]),
+    st.text(alphabet="abcdefghij0123456789 :{}\",", min_size=21, max_size=300).map(str.encode),
+    st.tuples(st.binary(min_size=5, max_size=60), st.binary(max_size=40), st.binary(min_size=5, max_size=60))
+    .map(lambda t: t[0] + t[1] + t[0] + t[2] + t[0]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texty)
+def test_lzf_filter_only_skips_strings_lzf_would_barely_shrink(s):
+    from shardis.persistence import lzf
+    from shardis.persistence.rdb import LZF_MIN_LEN, LZF_MIN_SAVING
+
+    if len(s) <= LZF_MIN_LEN or snapshot.lzf_worth_trying(s):
+        return
+    packed = lzf.compress(s, len(s) - LZF_MIN_SAVING)
+    # skipped: LZF would not have shrunk it, or by very little (a heuristic, see lzf_worth_trying)
+    assert packed is None or len(s) - len(packed) <= max(8, len(s) // 10), (len(s), len(packed))
+
+
+def test_lzf_filter_skips_random_bytes_and_keeps_redundant_ones(node, tmp_path):
+    import random
+
+    rnd = random.Random(7)
+    noise = [rnd.randbytes(200) for _ in range(200)]
+    assert sum(map(snapshot.lzf_worth_trying, noise)) < 40  # mostly skipped (a heuristic: not always)
+    assert snapshot.lzf_worth_trying(b"abcdefgh" * 30)
+    node.dbs[0].set(b"r", noise[0])
+    node.dbs[0].set(b"c", b"0123456789" * 100)
+    assert node.persistence.save()
+    data = (tmp_path / "dump.rdb").read_bytes()
+    assert len(data) < 300 + 1000  # the redundant value went out LZF-compressed
+    other = make_node(tmp_path)
+    loading.run_sync(loading.rdb_load(other, other.persistence, "dump.rdb"))
+    assert other.dbs[0].data == node.dbs[0].data

@@ -32,8 +32,13 @@ Writing is pure Python, so it is slow next to redis-server.  The CRC64
 (``rdbchecksum``) was the largest single cost of both saving and loading,
 so it is computed here over ~1 MB chunks by ``crc64_lanes``, which runs
 thousands of CRC registers side by side inside ``bytes.translate`` and big
-integer XORs (about 4x the table-driven ``crc64``); the per-key work is the
-codec's.
+integer XORs (about 4x the table-driven ``crc64``).  With ``rdbcompression
+yes`` Redis tries LZF on every string over 20 bytes; in pure Python a try
+costs ~100 us and most values do not shrink, so a string is only offered to
+LZF when zlib (in C, fixed Huffman codes so that only repeats count, an 8 KB
+window like LZF's) finds repeats in it: a file can only differ from Redis's
+in a string LZF would have shrunk and zlib saw no repeat in, which stays
+loadable either way.  The rest of the per-key work is the codec's.
 """
 
 from __future__ import annotations
@@ -44,11 +49,12 @@ import signal
 import struct
 import sys
 import time
+import zlib
 
 from .. import REDIS_VERSION
 from ..server import info as info_mod
 from .crc64 import POLY_REFLECTED, crc64
-from .rdb import OPCODE_EOF, RdbWriter, Thresholds, default_aux
+from .rdb import LZF_MIN_LEN, OPCODE_EOF, RdbWriter, Thresholds, default_aux
 
 __all__ = [
     "Persistence",
@@ -172,6 +178,29 @@ def crc64_lanes(crc: int, data) -> int:
     return crc64_lanes(r, data[span:])
 
 
+# --- which strings to offer LZF ---------------------------------------------------------------
+
+_LZF_WINDOW_BITS = -13  # raw deflate, 8 KB window: LZF's reach
+_LZF_FILTER_SLACK = 3  # bytes: deflate's block header, end-of-block code and last-byte padding
+_HIGH_BYTES = bytes(range(144, 256))  # literals fixed Huffman codes spell with 9 bits
+
+
+def lzf_worth_trying(s) -> bool:
+    """Whether LZF may shrink ``s``: zlib, with fixed codes, finds repeats in it.
+
+    Fixed codes spend 8 bits on a literal below 144 and 9 above, LZF 8 (plus
+    a byte per run of literals), so the ninth bits are credited back before
+    comparing.  A heuristic: deflate at level 1 may miss a repeat LZF finds,
+    which only costs a little compression.
+    """
+    n = len(s)
+    if n <= LZF_MIN_LEN:
+        return False
+    c = zlib.compressobj(1, zlib.DEFLATED, _LZF_WINDOW_BITS, 1, zlib.Z_FIXED)
+    high = n - len(s.translate(None, _HIGH_BYTES))
+    return len(c.compress(s)) + len(c.flush()) - (high + 7) // 8 < n - _LZF_FILTER_SLACK
+
+
 # --- helpers shared by the parent and the child ------------------------------------------
 
 
@@ -274,7 +303,10 @@ def write_rdb_file(node, path: str, aof_base: bool = False, libraries=(), report
     """
     cfg = node.config
     checksum = cfg["rdbchecksum"]
-    w = RdbWriter(compress=cfg["rdbcompression"], checksum=False, thresholds=thresholds_from_config(cfg))
+    compress = cfg["rdbcompression"]
+    thresholds = thresholds_from_config(cfg)
+    w = RdbWriter(compress=compress, checksum=False, thresholds=thresholds)
+    plain = RdbWriter(compress=False, checksum=False, thresholds=thresholds).key if compress else None
     lru = "lru" in cfg["maxmemory-policy"]
     clock = node.lru_clock
     now_ms = int(time.time() * 1000)
@@ -306,11 +338,16 @@ def write_rdb_file(node, path: str, aof_base: bool = False, libraries=(), report
                     e = get_expire(k)
                 else:
                     e = None
+                put = key
+                if plain is not None and (v.__class__ is bytes or v.__class__ is bytearray) and not (
+                    (len(v) > LZF_MIN_LEN and lzf_worth_trying(v)) or (len(k) > LZF_MIN_LEN and lzf_worth_trying(k))
+                ):
+                    put = plain  # nothing LZF could shrink: skip the (slow) attempts
                 if lru:
                     last = access.get(k)
-                    piece = key(k, v, e, lru_idle=max(0, clock - last) if last is not None else 0)
+                    piece = put(k, v, e, lru_idle=max(0, clock - last) if last is not None else 0)
                 else:
-                    piece = key(k, v, e)
+                    piece = put(k, v, e)
                 pending.append(piece)
                 size += len(piece)
                 if size >= WRITE_CHUNK:
