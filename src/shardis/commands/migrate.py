@@ -40,17 +40,6 @@ MIGRATE_SOCKET_CACHE_TTL = 10  # seconds an unused cached socket stays open
 MIGRATE_WRITE_CHUNK = 64 * 1024  # bytes per send, as Redis transfers the pipeline
 MIGRATE_LINE_MAX = 1024  # reply line buffer (connSyncReadLine's buffer)
 
-ERR_DUMP_PAYLOAD = R.err("ERR DUMP payload version or checksum are wrong")
-ERR_BAD_DATA = R.err("ERR Bad data format")
-ERR_TTL = R.err("ERR Invalid TTL value, must be >= 0")
-ERR_IDLETIME = R.err("ERR Invalid IDLETIME value, must be >= 0")
-ERR_FREQ = R.err("ERR Invalid FREQ value, must be >= 0 and <= 255")
-ERR_KEYS_OPTION = R.err("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string")
-IOERR_CONNECT = R.err("IOERR error or timeout connecting to the client")
-IOERR_WRITING = R.err("IOERR error or timeout writing to target instance")
-IOERR_READING = R.err("IOERR error or timeout reading to target instance")
-
-
 _THRESHOLD_NAMES = (
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
@@ -113,7 +102,7 @@ def restore_generic(c, argv):
             if v is None:
                 return R.NOT_INTEGER
             if v < 0:
-                return ERR_IDLETIME
+                return R.RESTORE_BAD_IDLETIME
             lru_idle = v
             j += 1
         elif opt == b"freq" and more >= 1 and lru_idle == -1:
@@ -121,7 +110,7 @@ def restore_generic(c, argv):
             if v is None:
                 return R.NOT_INTEGER
             if not 0 <= v <= 255:
-                return ERR_FREQ
+                return R.RESTORE_BAD_FREQ
             lfu_freq = v
             j += 1
         else:
@@ -133,13 +122,13 @@ def restore_generic(c, argv):
     if ttl is None:
         return R.NOT_INTEGER
     if ttl < 0:
-        return ERR_TTL
+        return R.RESTORE_BAD_TTL
     try:
         value = load_dump_payload(argv[3], thresholds(node))
     except DumpPayloadError:
-        return ERR_DUMP_PAYLOAD
+        return R.DUMP_PAYLOAD_BAD
     except (BadDataFormat, RdbError):
-        return ERR_BAD_DATA
+        return R.RESTORE_BAD_DATA
     deleted = db.delete(key) if replace else False
     now = int(time.time() * 1000)
     if ttl and not absttl:
@@ -316,7 +305,7 @@ def migrate_command(c, argv):
             j += 2
         elif opt == b"keys":
             if argv[3]:
-                return ERR_KEYS_OPTION
+                return R.MIGRATE_KEYS_OPTION
             first_key, num_keys = j + 1, argc - j - 1
             break
         else:
@@ -339,7 +328,7 @@ def migrate_command(c, argv):
         write_error = False
         cs = _get_socket(node, argv[1], argv[2], timeout)
         if cs is None:
-            return IOERR_CONNECT
+            return R.MIGRATE_IOERR_CONNECT
         parts = []
         if password is not None:
             parts.append(_multibulk(b"AUTH", username, password) if username is not None else _multibulk(b"AUTH", password))
@@ -385,7 +374,7 @@ def migrate_command(c, argv):
             if not timed_out and may_retry:
                 may_retry = False
                 continue
-            return IOERR_WRITING
+            return R.MIGRATE_IOERR_WRITING
         try:
             auth_reply = cs.read_line(deadline) if password is not None else b""
             select_reply = cs.read_line(deadline) if select else b""
@@ -395,7 +384,7 @@ def migrate_command(c, argv):
             if not timed_out and may_retry:
                 may_retry = False
                 continue
-            return IOERR_READING
+            return R.MIGRATE_IOERR_READING
         timed_out = False
         for k in sent:
             try:
@@ -415,7 +404,7 @@ def migrate_command(c, argv):
             if err_line is not None:
                 if error_from_target is None:
                     cs.last_dbid = -1
-                    error_from_target = R.err(b"ERR Target instance replied with error: " + err_line[1:])
+                    error_from_target = R.err(R.MIGRATE_TARGET_ERROR + err_line[1:])
             elif not copy:
                 if db.delete(k):
                     node.dirty += 1
@@ -432,7 +421,7 @@ def migrate_command(c, argv):
             # Propagated as a DEL of the keys the target acknowledged.
             c.propagate_argv = [b"DEL"] + acked if acked else None
         if error_from_target is None and socket_error:
-            return IOERR_READING
+            return R.MIGRATE_IOERR_READING
         if error_from_target is not None:
             return error_from_target
         cs.last_dbid = dbid

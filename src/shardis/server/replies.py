@@ -306,4 +306,16 @@ BGREWRITEAOF_FAILED = err(
 DEBUG_RELOAD_OPTIONS = err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
 DEBUG_RELOAD_LOAD_FAILED = err("ERR Error trying to load the RDB dump, check server logs.")
 
+# --- DUMP / RESTORE / MIGRATE (cluster.c) ---------------------------------------
+DUMP_PAYLOAD_BAD = err("ERR DUMP payload version or checksum are wrong")
+RESTORE_BAD_DATA = err("ERR Bad data format")
+RESTORE_BAD_TTL = err("ERR Invalid TTL value, must be >= 0")
+RESTORE_BAD_IDLETIME = err("ERR Invalid IDLETIME value, must be >= 0")
+RESTORE_BAD_FREQ = err("ERR Invalid FREQ value, must be >= 0 and <= 255")
+MIGRATE_KEYS_OPTION = err("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string")
+MIGRATE_IOERR_CONNECT = err("IOERR error or timeout connecting to the client")
+MIGRATE_IOERR_WRITING = err("IOERR error or timeout writing to target instance")
+MIGRATE_IOERR_READING = err("IOERR error or timeout reading to target instance")
+MIGRATE_TARGET_ERROR = b"ERR Target instance replied with error: "  # + the target's error line
+
 __all__ = [name for name in dir() if name.isupper() or name in ("err", "err_fmt", "wrong_arity", "unknown_subcommand", "proto_error")]
