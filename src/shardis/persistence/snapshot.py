@@ -32,7 +32,7 @@ Writing is pure Python, so it is slow next to redis-server.  The CRC64
 (``rdbchecksum``) was the largest single cost of both saving and loading,
 so it is computed here over ~1 MB chunks by ``crc64_lanes``, which runs
 thousands of CRC registers side by side inside ``bytes.translate`` and big
-integer XORs (about 4x the table-driven ``crc64``).  With ``rdbcompression
+integer XORs (about 3x the table-driven ``crc64`` on 1 MB).  With ``rdbcompression
 yes`` Redis tries LZF on every string over 20 bytes; in pure Python a try
 costs ~100 us and most values do not shrink, so a string is only offered to
 LZF when zlib (in C, fixed Huffman codes so that only repeats count, an 8 KB
