@@ -43,8 +43,10 @@ except ImportError:  # run from a checkout without installing
     from shardis.cluster.slots import key_slot
     from shardis.testing import RawConnection, RedisServerProcess, ShardisProcess
 
+# A master emptied by a reshard stays a master (it would turn into a replica of the new owner otherwise
+# and could not take the slots back in the next round).
 NODE_DIRECTIVES = [("cluster-enabled", ["yes"]), ("cluster-node-timeout", ["5000"]), ("save", [""]),
-                   ("appendonly", ["no"])]
+                   ("appendonly", ["no"]), ("cluster-allow-replica-migration", ["no"])]
 LOAD_BATCH = 500  # commands per pipeline while loading
 
 

@@ -29,7 +29,15 @@ import time
 
 from ..keyspace import notify as kn
 from ..keyspace.objects import List, ZSet
-from ..persistence.rdb import BadDataFormat, DumpPayloadError, RdbError, Thresholds, dump_value, load_dump_payload
+from ..persistence.rdb import (
+    DEFAULT_THRESHOLDS,
+    BadDataFormat,
+    DumpPayloadError,
+    RdbError,
+    Thresholds,
+    dump_value,
+    load_dump_payload,
+)
 from ..protocol.resp import bulk
 from ..server import replies as R
 from ..server.commandtable import KeySpecError, command
@@ -123,8 +131,10 @@ def restore_generic(c, argv):
         return R.NOT_INTEGER
     if ttl < 0:
         return R.RESTORE_BAD_TTL
+    payload = argv[3]
     try:
-        value = load_dump_payload(argv[3], thresholds(node))
+        # A string (type 0) needs no encoding limits; containers do.
+        value = load_dump_payload(payload, thresholds(node) if payload[:1] != b"\x00" else DEFAULT_THRESHOLDS)
     except DumpPayloadError:
         return R.DUMP_PAYLOAD_BAD
     except (BadDataFormat, RdbError):
@@ -187,7 +197,9 @@ class _TargetSocket:
 
     def read_line(self, deadline: float) -> bytes:
         """One reply line (without CRLF), like connSyncReadLine; raises OSError/TimeoutError."""
-        while b"\n" not in self.rbuf:
+        buf = self.rbuf
+        end = buf.find(b"\n")
+        while end < 0:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
@@ -195,9 +207,10 @@ class _TargetSocket:
             chunk = self.sock.recv(16384)
             if not chunk:
                 raise ConnectionError("closed")
-            self.rbuf += chunk
-        line, _, self.rbuf = self.rbuf.partition(b"\n")
-        return line.rstrip(b"\r")[: MIGRATE_LINE_MAX - 1]
+            buf += chunk
+            end = buf.find(b"\n")
+        self.rbuf = buf[end + 1:]
+        return buf[:end].rstrip(b"\r")[: MIGRATE_LINE_MAX - 1]
 
     def close(self) -> None:
         if self.sock is not None:
@@ -335,7 +348,10 @@ def migrate_command(c, argv):
         select = cs.last_dbid != dbid
         if select:
             parts.append(_multibulk(b"SELECT", b"%d" % dbid))
-        restore = b"RESTORE-ASKING" if node.cluster is not None else b"RESTORE"
+        # RESTORE-ASKING key ttl payload [REPLACE], one frame per key, framed by hand.
+        restore = b"$14\r\nRESTORE-ASKING\r\n" if node.cluster is not None else b"$7\r\nRESTORE\r\n"
+        head = (b"*5\r\n" if replace else b"*4\r\n") + restore
+        tail = b"$7\r\nREPLACE\r\n" if replace else b""
         sent = []
         now = int(time.time() * 1000)
         for k in keys:
@@ -349,10 +365,10 @@ def migrate_command(c, argv):
                 if ttl < 0:
                     continue
                 ttl = max(ttl, 1)
-            args = [restore, k, b"%d" % ttl, dump_value(v, compress=False)]  # see the module docstring
-            if replace:
-                args.append(b"REPLACE")
-            parts.append(_multibulk(*args))
+            blob = dump_value(v, compress=False)  # see the module docstring
+            ttl_text = b"%d" % ttl
+            parts.append(b"%b$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b" % (
+                head, len(k), k, len(ttl_text), ttl_text, len(blob), blob, tail))
             sent.append(k)
         payload = b"".join(parts)
         deadline = time.monotonic() + timeout / 1000
