@@ -490,9 +490,6 @@ def test_write_error_refuses_writes_with_misconf(node, tmp_path):
     assert _run(c, "SET", "b", "1") == b"+OK\r\n"
 
 
-@pytest.mark.xfail(strict=True, reason="keyspace/db.py expires keys while loading; Redis does not "
-                                       "(keyIsExpired answers 0 while server.loading), so a key written with a "
-                                       "TTL that has passed by load time comes back without it")
 def test_keys_do_not_expire_while_the_aof_replays(node, tmp_path):
     from shardis.persistence import loading
 

@@ -78,6 +78,10 @@ class Database:
         if when is None or when > time.time() * 1000:
             return False
         node = self.node
+        if node.loading:
+            # keyIsExpired answers "no" while loading: a replayed AOF must see
+            # keys as they were when written (expiry happens after the load).
+            return False
         if node.is_replica_of_master():
             # A replica waits for its master's DEL but reports the key as gone.
             return True
@@ -143,7 +147,11 @@ class Database:
         """
         expires = self.expires
         if expires and key in expires:
-            if expires[key] <= time.time() * 1000 and not self.node.is_replica_of_master():
+            if (
+                expires[key] <= time.time() * 1000
+                and not self.node.loading
+                and not self.node.is_replica_of_master()
+            ):
                 self._delete_expired(key)
             elif not keepttl:
                 del expires[key]
@@ -290,6 +298,7 @@ class _DetachedNode:
 
     lru_clock = 0
     stat_expired_keys = 0
+    loading = False
     notify_flags = 0
 
     def is_replica_of_master(self) -> bool:

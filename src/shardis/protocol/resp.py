@@ -203,8 +203,10 @@ class PureParser:
         """After ``gets`` returned False: how many more bytes could change its answer."""
         pending = len(self.buf) - self.pos
         if self._mb_left == 0 or self._bulklen == -1:
-            # waiting for a line end: an error once the line passes the limit
-            return max(1, PROTO_INLINE_MAX_SIZE - pending + 1)
+            # Waiting for a line end, which any byte may bring (an inline line
+            # ends at "\n", which hiredis would not see as an end): check again
+            # on the next read.  Header lines are short, so this stays cheap.
+            return 1
         # waiting for a bulk payload (and its CRLF)
         return max(1, self._bulklen + 2 - pending)
 
