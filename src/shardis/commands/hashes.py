@@ -354,8 +354,12 @@ def hincrbyfloat_command(c, argv):
     if node.notify_flags:
         node.notify(kn.HASH, b"hincrbyfloat", key, db.id)
     node.dirty += 1
-    # Replicated as HSET with the final value, so replicas cannot drift.
-    c.propagate_argv = [b"HSET", key, field, new]
+    # Replicated as HSET with the final value, so replicas cannot drift.  Only
+    # while something is propagated: on the connection's fast path (nothing
+    # propagated) no one would consume it, and a stale rewrite left on the
+    # client would be propagated in place of its next write.
+    if node.propagate_hooks:
+        c.propagate_argv = [b"HSET", key, field, new]
     return b"$%d\r\n%b\r\n" % (len(new), new)
 
 

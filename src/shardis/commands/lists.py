@@ -114,6 +114,18 @@ def _elements_removed(c, db, key, where: int, lst: List, count: int) -> None:
     node.dirty += count
 
 
+def _propagate_as(c, argv) -> None:
+    """Replicate/AOF this command as ``argv`` instead of as received.
+
+    Only while something is propagated: on the connection's fast path
+    (nothing propagated) no one consumes ``propagate_argv``, and a stale
+    rewrite left on the client would be propagated in place of its next
+    write once an AOF or a replica appears.
+    """
+    if c.node.propagate_hooks:
+        c.propagate_argv = argv
+
+
 def _key_reply(key: bytes, items: list) -> bytes:
     """``[key, [elements]]``: the shape of LMPOP/BLMPOP replies."""
     return b"*2\r\n" + bulk(key) + bulk_array(items)
@@ -639,7 +651,7 @@ def _mpop_now(c, keys, where: int, count: int):
             continue
         n = min(count, len(lst))
         reply = _pop_range_with_key(c, db, key, lst, where, count)
-        c.propagate_argv = [_POP_NAME[where], key, b"%d" % n]
+        _propagate_as(c, [_POP_NAME[where], key, b"%d" % n])
         return reply
     return None
 
@@ -704,11 +716,11 @@ def _blocking_pop(c, keys, where: int, timeout_arg: bytes, count: int):
         if count != -1:
             n = min(count, len(lst))
             reply = _pop_range_with_key(c, db, key, lst, where, count)
-            c.propagate_argv = [_POP_NAME[where], key, b"%d" % n]
+            _propagate_as(c, [_POP_NAME[where], key, b"%d" % n])
             return reply
         v = lst.popleft() if where == LIST_HEAD else lst.pop()
         _elements_removed(c, db, key, where, lst, 1)
-        c.propagate_argv = [_POP_NAME[where], key]
+        _propagate_as(c, [_POP_NAME[where], key])
         return b"*2\r\n" + bulk(key) + bulk(v)
     if must_not_block(c):
         return c.resp.null_array
@@ -787,9 +799,9 @@ def _blmove_generic(c, argv, wherefrom: int, whereto: int, timeout_arg: bytes, b
     reply = _lmove_generic(c, srckey, dstkey, wherefrom, whereto)
     if reply[:1] == b"$":
         if brpoplpush:
-            c.propagate_argv = [b"RPOPLPUSH", srckey, dstkey]
+            _propagate_as(c, [b"RPOPLPUSH", srckey, dstkey])
         else:
-            c.propagate_argv = [b"LMOVE", srckey, dstkey, argv[3], argv[4]]
+            _propagate_as(c, [b"LMOVE", srckey, dstkey, argv[3], argv[4]])
     return reply
 
 

@@ -290,6 +290,18 @@ def _delete_key(c, db, key) -> None:
         node.notify(kn.GENERIC, b"del", key, db.id)
 
 
+def _propagate_as(c, argv) -> None:
+    """Replicate/AOF this command as ``argv`` instead of as received.
+
+    Only while something is propagated: on the connection's fast path
+    (nothing propagated) no one consumes ``propagate_argv``, and a stale
+    rewrite left on the client would be propagated in place of its next
+    write once an AOF or a replica appears.
+    """
+    if c.node.propagate_hooks:
+        c.propagate_argv = argv
+
+
 def _set_reply(c, members) -> bytes:
     """A RESP3 set (RESP2 array) of bulk strings."""
     parts = [c.resp.set_header(len(members))]
@@ -463,7 +475,7 @@ def _spop_with_count(c, argv) -> bytes:
             forget(s)
         if node.notify_flags:
             node.notify(kn.GENERIC, b"del", key, db.id)
-        c.propagate_argv = [b"DEL", key]
+        _propagate_as(c, [b"DEL", key])
         return reply
     remaining = size - count
     if remaining * SPOP_MOVE_STRATEGY_MUL > count:
@@ -489,7 +501,7 @@ def _spop_with_count(c, argv) -> bytes:
     # Propagated as the removal of exactly these members (Redis sends one
     # SREM per member inside MULTI/EXEC; one SREM with all of them is the
     # same change, applied atomically).
-    c.propagate_argv = [b"SREM", key] + popped
+    _propagate_as(c, [b"SREM", key] + popped)
     return _set_reply(c, popped)
 
 
@@ -514,7 +526,7 @@ def spop_command(c, argv):
     node = c.node
     if node.notify_flags:
         node.notify(kn.SET, b"spop", key, db.id)
-    c.propagate_argv = [b"SREM", key, m]
+    _propagate_as(c, [b"SREM", key, m])
     if not s:
         _delete_key(c, db, key)
     else:

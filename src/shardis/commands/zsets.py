@@ -430,6 +430,18 @@ def _store_result(c, dstkey: bytes, z: ZSet, event: bytes) -> bytes:
     return R.CZERO
 
 
+def _propagate_as(c, argv) -> None:
+    """Replicate/AOF this command as ``argv`` instead of as received.
+
+    Only while something is propagated: on the connection's fast path
+    (nothing propagated) no one consumes ``propagate_argv``, and a stale
+    rewrite left on the client would be propagated in place of its next
+    write once an AOF or a replica appears.
+    """
+    if c.node.propagate_hooks:
+        c.propagate_argv = argv
+
+
 def _deleted_if_empty(c, db, key, z: ZSet) -> bool:
     if len(z):
         return False
@@ -1392,7 +1404,7 @@ def _blocking_zpop(c, keys, where: int, timeout_arg: bytes, count: int, nested: 
         argv = [_POP_NAME[where], key]
         if count != -1:
             argv.append(b"%d" % count)
-        c.propagate_argv = argv
+        _propagate_as(c, argv)
         return reply
     if must_not_block(c):
         return c.resp.null_array
@@ -1473,7 +1485,7 @@ def zmpop_command(c, argv):
     keys, where, count = parsed
     reply, key = _zpop(c, keys, where, True, count, True, True)
     if key is not None:
-        c.propagate_argv = [_POP_NAME[where], key, b"%d" % count]
+        _propagate_as(c, [_POP_NAME[where], key, b"%d" % count])
     return reply
 
 
