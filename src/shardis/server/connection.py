@@ -342,6 +342,12 @@ class Client(asyncio.Protocol):
         out = self.out
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
+        if self.node.propagate_flush_hooks:
+            # The AOF is written (and fsynced with appendfsync always) before
+            # any reply leaves: once per batch of replies, as Redis does it once
+            # per event-loop pass (flushAppendOnlyFile in beforeSleep).
+            for hook in self.node.propagate_flush_hooks:
+                hook()
         if self.transport is None or self.closing:
             return
         self.transport.write(data)
@@ -364,6 +370,9 @@ class Client(asyncio.Protocol):
             return
         if self.transport is None or self.closing:
             return
+        if self.node.propagate_flush_hooks:
+            for hook in self.node.propagate_flush_hooks:  # the AOF first, as in flush()
+                hook()
         self.transport.write(data)
         n = len(data)
         self.node.stat_net_output_bytes += n

@@ -269,9 +269,11 @@ def call(client, cmd, argv):
     if own_line is not None:
         # A monitor watching its own commands sees each line after the reply, as in Redis.
         reply = own_line if reply is None else reply + own_line
-    if not node.call_depth and node.propagate_flush_hooks:
+    if not node.call_depth and node.propagate_flush_hooks and not client.processing:
         # The top-level command (or EXEC) has propagated everything: the AOF is
         # written (and fsynced with appendfsync always) before the reply leaves.
+        # A client in the middle of a batch does this once, when its replies
+        # are flushed (Client.flush).
         for hook in node.propagate_flush_hooks:
             hook()
     return reply
