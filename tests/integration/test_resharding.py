@@ -500,7 +500,8 @@ def test_fix_repairs_open_and_uncovered_slots(shardis_factory):
         assert request(owner.port, "RPUSH", k, k, "second") == b":2\r\n"
     assert request(other.port, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", ids[owner.port]) == b"+OK\r\n"
     assert request(owner.port, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", ids[other.port]) == b"+OK\r\n"
-    assert request(owner.port, "MIGRATE", "127.0.0.1", str(other.port), "", "0", "5000", "KEYS", *keys[:12]) == b"+OK\r\n"
+    moved = request(owner.port, "MIGRATE", "127.0.0.1", str(other.port), "", "0", "5000", "KEYS", *keys[:12])
+    assert moved == b"+OK\r\n"
     assert request(owner.port, "CLUSTER", "COUNTKEYSINSLOT", str(slot)) == b":18\r\n"
     assert request(other.port, "CLUSTER", "COUNTKEYSINSLOT", str(slot)) == b":12\r\n"
     res = cli("--cluster", "check", addr(procs[0]))
@@ -624,10 +625,11 @@ def _migration_transcript(procs) -> list[bytes]:
     finally:
         for conn in (src, dst, oth):
             conn.close()
+    roles = {owner.port: b"src", target.port: b"dst", third.port: b"oth"}
     norm = []
     for reply in out:
         for p in procs:
-            reply = reply.replace(b"127.0.0.1:%d" % p.port, b"127.0.0.1:<%s>" % (b"src" if p is owner else b"dst" if p is target else b"oth"))
+            reply = reply.replace(b"127.0.0.1:%d" % p.port, b"127.0.0.1:<%s>" % roles[p.port])
             reply = reply.replace(ids[p.port].encode(), b"<id>")
         norm.append(reply)
     return norm
