@@ -746,17 +746,19 @@ class ClusterState:
 
     def info_text(self) -> str:
         """The CLUSTER INFO text (genClusterInfoString)."""
+        # Counted per node, as in update_state: each bound slot is in its owner's numslots.
         assigned = ok = pfail = fail = 0
-        for n in self.slots:
-            if n is None:
+        for n in self.nodes.values():
+            count = n.numslots
+            if not count:
                 continue
-            assigned += 1
+            assigned += count
             if n.flags & bp.NODE_FAIL:
-                fail += 1
+                fail += count
             elif n.flags & bp.NODE_PFAIL:
-                pfail += 1
+                pfail += count
             else:
-                ok += 1
+                ok += count
         myself = self.myself
         myepoch = myself.slaveof.config_epoch if myself.is_slave and myself.slaveof is not None else myself.config_epoch
         lines = [
