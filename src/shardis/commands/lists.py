@@ -42,6 +42,10 @@ LIST_TAIL = 1
 LONG_MAX = 2**63 - 1
 LONG_MIN = -(2**63)
 
+# "$<length>" for elements shorter than this many bytes: reply headers looked up, not formatted.
+BULK_HEADERS_CACHED = 1024
+_BULK_HEADER = [b"$%d" % n for n in range(BULK_HEADERS_CACHED)]
+
 _POP_NAME = {LIST_HEAD: b"LPOP", LIST_TAIL: b"RPOP"}
 _POP_EVENT = {LIST_HEAD: b"lpop", LIST_TAIL: b"rpop"}
 _PUSH_EVENT = {LIST_HEAD: b"lpush", LIST_TAIL: b"rpush"}
@@ -92,6 +96,27 @@ def _slice(lst: List, start: int, end: int) -> list:
     return list(islice(lst, start, end + 1))
 
 
+def _elements_reply(items: list) -> bytes:
+    """An array of bulk strings (the elements of LRANGE & co), built in one join.
+
+    Formatting "$<len>\r\n<element>\r\n" once per element costs more than
+    everything else in a long LRANGE.  Here the "$<len>" headers are looked
+    up, laid out between the elements by two slice assignments, and one join
+    with "\r\n" as the separator writes the frame (the final b"" adds the
+    last CRLF).  An element too long for the header table takes the
+    formatting path.
+    """
+    n = len(items)
+    parts = [b""] * (2 * n + 2)
+    parts[0] = b"*%d" % n
+    try:
+        parts[1:-1:2] = [_BULK_HEADER[len(v)] for v in items]
+    except IndexError:
+        return bulk_array(items)
+    parts[2:-1:2] = items
+    return b"\r\n".join(parts)
+
+
 def _pop_n(lst: List, where: int, n: int) -> list:
     """Pop ``n`` elements in reply order (from the tail first for RPOP)."""
     if n == 1:
@@ -128,7 +153,7 @@ def _propagate_as(c, argv) -> None:
 
 def _key_reply(key: bytes, items: list) -> bytes:
     """``[key, [elements]]``: the shape of LMPOP/BLMPOP replies."""
-    return b"*2\r\n" + bulk(key) + bulk_array(items)
+    return b"*2\r\n" + bulk(key) + _elements_reply(items)
 
 
 def _pop_range_with_key(c, db, key, lst: List, where: int, count: int) -> bytes:
@@ -183,6 +208,24 @@ def _push_generic(c, argv, where: int, xx: bool) -> bytes:
          summary="Prepend one or multiple elements to a list", since="1.0.0",
          complexity="O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
 def lpush_command(c, argv):
+    if len(argv) == 3:
+        # Fast path, the usual push: one element onto an existing list.  The
+        # same steps as _push_generic, flat (no argv slice, and the WATCH and
+        # blocked-client steps only looked at when someone watches or waits).
+        db = c.db
+        key = argv[1]
+        lst = db.lookup_write(key)
+        if lst.__class__ is List:
+            lst.appendleft(argv[2])
+            if db.watched:
+                db.modified(key)
+            node = c.node
+            node.dirty += 1
+            if node.notify_flags:
+                node.notify(kn.LIST, b"lpush", key, db.id)
+            if db.blocking:
+                signal_key_ready(db, key)
+            return b":%d\r\n" % len(lst)
     return _push_generic(c, argv, LIST_HEAD, False)
 
 
@@ -190,6 +233,22 @@ def lpush_command(c, argv):
          summary="Append one or multiple elements to a list", since="1.0.0",
          complexity="O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
 def rpush_command(c, argv):
+    if len(argv) == 3:
+        # Fast path: one element onto an existing list (see lpush_command).
+        db = c.db
+        key = argv[1]
+        lst = db.lookup_write(key)
+        if lst.__class__ is List:
+            lst.append(argv[2])
+            if db.watched:
+                db.modified(key)
+            node = c.node
+            node.dirty += 1
+            if node.notify_flags:
+                node.notify(kn.LIST, b"rpush", key, db.id)
+            if db.blocking:
+                signal_key_ready(db, key)
+            return b":%d\r\n" % len(lst)
     return _push_generic(c, argv, LIST_TAIL, False)
 
 
@@ -322,7 +381,7 @@ def lrange_command(c, argv):
     rng = _normalize_range(start, end, len(lst))
     if rng is None:
         return b"*0\r\n"
-    return bulk_array(_slice(lst, *rng))
+    return _elements_reply(_slice(lst, *rng))
 
 
 @command("lpos", -3, "readonly", keys=(1, 1, 1), group="list", categories="list",
@@ -516,13 +575,28 @@ def _pop_generic(c, argv, where: int) -> bytes:
     n = min(count, len(lst))
     items = _pop_n(lst, where, n)
     _elements_removed(c, db, key, where, lst, n)
-    return bulk_array(items)
+    return _elements_reply(items)
 
 
 @command("lpop", -2, "write fast", keys=(1, 1, 1), group="list", categories="list",
          summary="Remove and get the first elements in a list", since="1.0.0",
          complexity="O(N) where N is the number of elements returned")
 def lpop_command(c, argv):
+    if len(argv) == 2:
+        # Fast path, the usual pop: one element from a list that stays non-empty
+        # (no key deletion).  The same steps as _pop_generic + _elements_removed, flat.
+        db = c.db
+        key = argv[1]
+        lst = db.lookup_write(key)
+        if lst.__class__ is List and len(lst) > 1:
+            v = lst.popleft()
+            node = c.node
+            if node.notify_flags:
+                node.notify(kn.LIST, b"lpop", key, db.id)
+            if db.watched:
+                db.modified(key)
+            node.dirty += 1
+            return b"$%d\r\n%b\r\n" % (len(v), v)
     return _pop_generic(c, argv, LIST_HEAD)
 
 
@@ -530,6 +604,20 @@ def lpop_command(c, argv):
          summary="Remove and get the last elements in a list", since="1.0.0",
          complexity="O(N) where N is the number of elements returned")
 def rpop_command(c, argv):
+    if len(argv) == 2:
+        # Fast path: one element from a list that stays non-empty (see lpop_command).
+        db = c.db
+        key = argv[1]
+        lst = db.lookup_write(key)
+        if lst.__class__ is List and len(lst) > 1:
+            v = lst.pop()
+            node = c.node
+            if node.notify_flags:
+                node.notify(kn.LIST, b"rpop", key, db.id)
+            if db.watched:
+                db.modified(key)
+            node.dirty += 1
+            return b"$%d\r\n%b\r\n" % (len(v), v)
     return _pop_generic(c, argv, LIST_TAIL)
 
 
