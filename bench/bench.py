@@ -7,7 +7,19 @@ directory, on free ports, no persistence), then runs ``redis-benchmark
 several rounds whose order alternates (redis first, then shardis first ...)
 so that neither server always runs on a warmer or cooler machine.  It prints
 the median requests per second of each test for both servers and the ratio
-shardis/redis.
+shardis/redis, and the median of those ratios over the tests (the figure
+an issue's benchmark target is stated in).
+
+Each test runs as its own redis-benchmark invocation, in redis-benchmark's
+own order (so the data set each test sees is the one a single ``-t a,b,c``
+run would leave it; both servers are flushed at the end of a round), and
+the server's CPU time is read from /proc around it: CPU microseconds per
+request is a steadier figure than requests per second on a shared machine,
+where the benchmark client and other load compete with the server.  The CPU
+figure of ``lrange_*`` includes the LPUSHes redis-benchmark runs before it.
+
+Both servers run with ``save ""`` and ``appendonly no`` (checked with CONFIG
+GET before measuring), so no snapshot or AOF write happens during a run.
 
 Everything is bounded: each redis-benchmark run has a timeout, the whole
 benchmark has a deadline, and both servers are stopped (by pid) however the
@@ -16,6 +28,7 @@ run ends.
     python bench/bench.py                        # set,get at -P 16 and -P 1, -c 50, 3 rounds
     python bench/bench.py --tests set,get,incr,lpush --pipeline 1 --clients 50 --rounds 5
     python bench/bench.py --shardis-args "--hz 100" --json results.json
+    python bench/bench.py --tests incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset -P 16
 """
 
 from __future__ import annotations
@@ -33,11 +46,23 @@ import sys
 import time
 from pathlib import Path
 
+import hiredis
+
 try:
     from shardis.testing import RedisServerProcess, ShardisProcess
 except ImportError:  # run from a checkout without installing: use its src/
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     from shardis.testing import RedisServerProcess, ShardisProcess
+
+# redis-benchmark's order of tests (redis-benchmark.c); aliases sort with their first test.
+BENCHMARK_ORDER = [
+    "ping_inline", "ping", "ping_mbulk", "set", "get", "incr", "lpush", "rpush", "lpop", "rpop", "sadd",
+    "hset", "spop", "zadd", "zpopmin", "lrange", "lrange_100", "lrange_300", "lrange_500", "lrange_600",
+    "mset", "xadd",
+]
+# Persistence off on both servers: a snapshot or an AOF write during a run would
+# measure the disk, not the server.
+NO_PERSISTENCE = {"save": "", "appendonly": "no"}
 
 RUN_TIMEOUT = 300  # seconds: one redis-benchmark run that takes longer is stuck
 DEFAULT_DEADLINE = 1800  # seconds for the whole benchmark
@@ -69,11 +94,39 @@ def parse_args(argv=None):
     return args
 
 
-def run_benchmark(args, port: int, pipeline: int, clients: int, deadline: float) -> dict[str, dict]:
+def ordered_tests(tests: str) -> list[str]:
+    """The requested tests in the order redis-benchmark runs them (unknown names last, as given)."""
+    names = [t.strip().lower() for t in tests.split(",") if t.strip()]
+    rank = {name: i for i, name in enumerate(BENCHMARK_ORDER)}
+    return sorted(dict.fromkeys(names), key=lambda t: rank.get(t, len(rank)))
+
+
+def test_key(csv_name: str) -> str | None:
+    """A result row's test name ("LRANGE_100 (first 100 elements)" -> "lrange_100").
+
+    None for the set-up row redis-benchmark prints before LRANGE ("LPUSH
+    (needed to benchmark LRANGE)"): it is not one of the tests asked for.
+    """
+    if "needed to benchmark" in csv_name:
+        return None
+    return csv_name.split(" ", 1)[0].lower()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, in seconds (Linux /proc; 0.0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_benchmark(args, tests: str, port: int, pipeline: int, clients: int, deadline: float) -> dict[str, dict]:
     """One redis-benchmark run; returns {test name: {"rps": float, "p50": float}}."""
     cmd = [
         args.redis_benchmark, "-h", "127.0.0.1", "-p", str(port), "--csv", "-q",
-        "-t", args.tests, "-n", str(args.requests), "-c", str(clients), "-P", str(pipeline),
+        "-t", tests, "-n", str(args.requests), "-c", str(clients), "-P", str(pipeline),
         "-d", str(args.datasize),
     ]
     if args.keyspace:
@@ -110,39 +163,63 @@ def parse_csv(text: str) -> dict[str, dict]:
     return out
 
 
+def check_no_persistence(name: str, proc) -> None:
+    """Refuse to measure a server that could write a snapshot or an AOF during a run."""
+    for param, want in NO_PERSISTENCE.items():
+        reader = hiredis.Reader()
+        reader.feed(proc.request("CONFIG", "GET", param))
+        reply = reader.gets()  # [param, value]
+        value = reply[1].decode() if isinstance(reply, list) and len(reply) == 2 else repr(reply)
+        if value != want:
+            raise RuntimeError(f"{name}: CONFIG GET {param} is {value!r}, expected {want!r}")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not shutil.which(args.redis_benchmark):
         print(f"redis-benchmark not found ({args.redis_benchmark})", file=sys.stderr)
         return 2
     deadline = time.monotonic() + args.deadline
+    tests = ordered_tests(args.tests)
     configs = [(p, c) for p in args.pipeline for c in args.clients]
-    # samples[(pipeline, clients)][server][test] -> list of rps
+    # samples[(pipeline, clients)][server][test] -> list of rps (likewise p50 latencies, CPU us/request)
     samples: dict = {cfg: {"redis": {}, "shardis": {}} for cfg in configs}
     latencies: dict = {cfg: {"redis": {}, "shardis": {}} for cfg in configs}
+    cpu: dict = {cfg: {"redis": {}, "shardis": {}} for cfg in configs}
     servers = {}
     try:
-        servers["redis"] = RedisServerProcess(args=shlex.split(args.redis_args)).start()
-        servers["shardis"] = ShardisProcess(args=shlex.split(args.shardis_args)).start()
+        servers["redis"] = RedisServerProcess(NO_PERSISTENCE, args=shlex.split(args.redis_args)).start()
+        servers["shardis"] = ShardisProcess(NO_PERSISTENCE, args=shlex.split(args.shardis_args)).start()
+        for name, proc in servers.items():
+            check_no_persistence(name, proc)
         print(f"redis-server on port {servers['redis'].port}, shardis on port {servers['shardis'].port}; "
-              f"{args.rounds} round(s) of -t {args.tests} -n {args.requests} for "
+              f"{args.rounds} round(s) of -t {','.join(tests)} -n {args.requests} for "
               + ", ".join(f"-P {p} -c {c}" for p, c in configs), file=sys.stderr)
         for rnd in range(args.rounds):
             order = ["redis", "shardis"] if rnd % 2 == 0 else ["shardis", "redis"]
             for cfg in configs:
                 for name in order:
                     proc = servers[name]
-                    if not proc.is_running():
-                        raise RuntimeError(f"{name} died:\n{proc.log_tail()}")
                     t0 = time.monotonic()
-                    result = run_benchmark(args, proc.port, cfg[0], cfg[1], deadline)
-                    for test, r in result.items():
-                        samples[cfg][name].setdefault(test, []).append(r["rps"])
-                        latencies[cfg][name].setdefault(test, []).append(r["p50"])
-                    print(f"  round {rnd + 1} -P {cfg[0]} -c {cfg[1]} {name:8s} "
-                          + " ".join(f"{t}={r['rps']:.0f}" for t, r in result.items())
+                    line = []
+                    for test in tests:
+                        if not proc.is_running():
+                            raise RuntimeError(f"{name} died:\n{proc.log_tail()}")
+                        c0 = cpu_seconds(proc.pid)
+                        result = run_benchmark(args, test, proc.port, cfg[0], cfg[1], deadline)
+                        used = cpu_seconds(proc.pid) - c0
+                        nreq = args.requests * len(result)  # lrange_*: its LPUSH set-up row counts too
+                        for csv_name, r in result.items():
+                            key = test_key(csv_name)
+                            if key is None:
+                                continue
+                            samples[cfg][name].setdefault(key, []).append(r["rps"])
+                            latencies[cfg][name].setdefault(key, []).append(r["p50"])
+                            cpu[cfg][name].setdefault(key, []).append(used / nreq * 1e6 if used else None)
+                            line.append(f"{key}={r['rps']:.0f}")
+                    print(f"  round {rnd + 1} -P {cfg[0]} -c {cfg[1]} {name:8s} " + " ".join(line)
                           + f" ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
-                    # Flush both servers between runs so key counts do not drift apart.
+                    # Flush both servers between rounds so key counts do not drift apart.
                     proc.request("FLUSHALL")
     except (subprocess.TimeoutExpired, TimeoutError) as e:
         print(f"benchmark stopped: {e}", file=sys.stderr)
@@ -153,7 +230,7 @@ def main(argv=None) -> int:
     finally:
         for proc in servers.values():
             proc.cleanup()
-    report(args, configs, samples, latencies)
+    report(args, configs, samples, latencies, cpu)
     return 0
 
 
@@ -162,44 +239,56 @@ def _median(xs):
     return statistics.median(xs) if xs else None
 
 
-def report(args, configs, samples, latencies) -> None:
+def _fmt(x, spec: str) -> str:
+    return format(x, spec) if x is not None else "-"
+
+
+def report(args, configs, samples, latencies, cpu) -> None:
     rows = []
+    summary = []
     for cfg in configs:
         tests = list(samples[cfg]["redis"]) + [t for t in samples[cfg]["shardis"] if t not in samples[cfg]["redis"]]
+        ratios = []
         for test in tests:
             r = _median(samples[cfg]["redis"].get(test, []))
             s = _median(samples[cfg]["shardis"].get(test, []))
+            rc = _median(cpu[cfg]["redis"].get(test, []))
+            sc = _median(cpu[cfg]["shardis"].get(test, []))
+            ratio = (s / r) if r and s else None
+            if ratio is not None:
+                ratios.append(ratio)
             rows.append({
                 "test": test, "pipeline": cfg[0], "clients": cfg[1],
-                "redis_rps": r, "shardis_rps": s, "ratio": (s / r) if r and s else None,
+                "redis_rps": r, "shardis_rps": s, "ratio": ratio,
                 "redis_p50_ms": _median(latencies[cfg]["redis"].get(test, [])),
                 "shardis_p50_ms": _median(latencies[cfg]["shardis"].get(test, [])),
+                "redis_cpu_us": rc, "shardis_cpu_us": sc,
+                # redis CPU / shardis CPU per request: the throughput ratio a server
+                # would reach if it had a CPU to itself
+                "cpu_ratio": (rc / sc) if rc and sc else None,
                 "redis_samples": samples[cfg]["redis"].get(test, []),
                 "shardis_samples": samples[cfg]["shardis"].get(test, []),
             })
+        summary.append({"pipeline": cfg[0], "clients": cfg[1], "tests": len(ratios),
+                        "median_ratio": _median(ratios),
+                        "median_cpu_ratio": _median([row["cpu_ratio"] for row in rows
+                                                     if row["pipeline"] == cfg[0] and row["clients"] == cfg[1]])})
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "results": rows}, indent=2))
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # rich is a dependency; plain text keeps the numbers readable without it
-        for row in rows:
-            print(f"{row['test']:>10} -P {row['pipeline']:<3} -c {row['clients']:<4} redis {row['redis_rps'] or 0:>12,.0f} "
-                  f"shardis {row['shardis_rps'] or 0:>12,.0f} ratio {row['ratio'] or 0:.3f}")
-        return
-    table = Table(title=f"median requests/s over {args.rounds} round(s), -n {args.requests}, -d {args.datasize}"
-                        + (f", -r {args.keyspace}" if args.keyspace else ""))
-    for col, justify in (("test", "left"), ("-P", "right"), ("-c", "right"), ("redis-server", "right"),
-                         ("shardis", "right"), ("shardis/redis", "right"), ("p50 ms redis/shardis", "right")):
-        table.add_column(col, justify=justify)
+        Path(args.json).write_text(json.dumps({"args": vars(args), "results": rows, "summary": summary}, indent=2))
+    title = (f"median over {args.rounds} round(s), -n {args.requests}, -d {args.datasize}"
+             + (f", -r {args.keyspace}" if args.keyspace else ""))
+    print(title)
+    print(f"{'test':<12} {'-P':>3} {'-c':>4} {'redis rps':>11} {'shardis rps':>12} {'ratio':>6} "
+          f"{'redis us/req':>13} {'shardis us/req':>15} {'cpu ratio':>9} {'p50 ms redis/shardis':>21}")
     for row in rows:
-        ratio = row["ratio"]
-        lat = f"{row['redis_p50_ms'] or 0:.3f} / {row['shardis_p50_ms'] or 0:.3f}"
-        table.add_row(row["test"], str(row["pipeline"]), str(row["clients"]),
-                      f"{row['redis_rps']:,.0f}" if row["redis_rps"] else "-",
-                      f"{row['shardis_rps']:,.0f}" if row["shardis_rps"] else "-",
-                      f"{ratio:.3f}" if ratio else "-", lat)
-    Console().print(table)
+        lat = f"{_fmt(row['redis_p50_ms'], '.3f')} / {_fmt(row['shardis_p50_ms'], '.3f')}"
+        print(f"{row['test']:<12} {row['pipeline']:>3} {row['clients']:>4} {_fmt(row['redis_rps'], ',.0f'):>11} "
+              f"{_fmt(row['shardis_rps'], ',.0f'):>12} {_fmt(row['ratio'], '.3f'):>6} "
+              f"{_fmt(row['redis_cpu_us'], '.2f'):>13} {_fmt(row['shardis_cpu_us'], '.2f'):>15} "
+              f"{_fmt(row['cpu_ratio'], '.3f'):>9} {lat:>21}")
+    for s in summary:
+        print(f"-P {s['pipeline']} -c {s['clients']}: median ratio shardis/redis over {s['tests']} tests = "
+              f"{_fmt(s['median_ratio'], '.3f')} (CPU per request, redis/shardis: {_fmt(s['median_cpu_ratio'], '.3f')})")
 
 
 if __name__ == "__main__":
