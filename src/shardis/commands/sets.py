@@ -47,6 +47,8 @@ from ..server import replies as R
 from ..server.commandtable import KeySpecError, command
 from .strings import parse_int
 
+_random = random.random
+
 LONG_MAX = 2**63 - 1
 SPOP_MOVE_STRATEGY_MUL = 5  # t_set.c: keep-the-remainder strategy when remaining*5 <= count
 SAMPLE_INDEX_MIN = 128  # members: smaller containers are sampled from a fresh tuple
@@ -121,17 +123,25 @@ def _members(obj) -> list:
     """A list of the members, through the side index for large containers."""
     if len(obj) < SAMPLE_INDEX_MIN:
         return list(obj)
-    t = _track(obj)
-    if t.items is None or len(t.items) != len(obj):
-        t.items = list(obj)
-        t.pos = {m: i for i, m in enumerate(t.items)}
-    return t.items
+    t = _TRACKED.get(id(obj))  # _track(obj), without the call when it is tracked already
+    if t is None or t.obj is not obj:
+        t = _track(obj)
+    items = t.items
+    if items is None or len(items) != len(obj):
+        items = t.items = list(obj)
+        t.pos = {m: i for i, m in enumerate(items)}
+    return items
 
 
 def random_member(obj):
-    """One member chosen uniformly (``obj`` not empty)."""
+    """One member chosen uniformly (``obj`` not empty).
+
+    ``int(random() * n)`` rather than ``randrange(n)``: the same uniform
+    choice for any container size (a bias below n / 2**53), without
+    randrange's three Python-level calls per draw.
+    """
     items = _members(obj)
-    return items[random.randrange(len(items))]
+    return items[int(_random() * len(items))]
 
 
 def random_members(obj, count: int) -> list:
@@ -320,6 +330,23 @@ def sadd_command(c, argv):
     key = argv[1]
     db = c.db
     s = db.lookup_write(key)
+    if len(argv) == 3 and s.__class__ is Set and s.encoding == b"hashtable":
+        # Fast path: one member into a hashtable set, which has no conversion
+        # to consider (it never turns back into an intset).  The steps of the
+        # general path below, flat.
+        m = argv[2]
+        if m in s:
+            return R.CZERO
+        s.add(m)
+        if _TRACKED:
+            note_added(s, m)
+        if db.watched:
+            db.modified(key)
+        node = c.node
+        if node.notify_flags:
+            node.notify(kn.SET, b"sadd", key, db.id)
+        node.dirty += 1
+        return R.CONE
     node = c.node
     if s is None:
         s = _new_set(argv[2])
@@ -517,6 +544,22 @@ def spop_command(c, argv):
     key = argv[1]
     db = c.db
     s = db.lookup_write(key)
+    if s.__class__ is Set and len(s) > 1:
+        # Fast path: one member from a set that stays non-empty (no key
+        # deletion).  The steps of the general path below, flat.
+        m = random_member(s)
+        s.discard(m)
+        if _TRACKED:
+            note_removed(s, m)
+        node = c.node
+        if node.notify_flags:
+            node.notify(kn.SET, b"spop", key, db.id)
+        if node.propagate_hooks:
+            c.propagate_argv = [b"SREM", key, m]
+        if db.watched:
+            db.modified(key)
+        node.dirty += 1
+        return b"$%d\r\n%b\r\n" % (len(m), m)
     if s is None:
         return c.resp.null
     if not isinstance(s, Set):
