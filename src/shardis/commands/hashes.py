@@ -127,6 +127,26 @@ def _hset_generic(c, argv, ok_reply: bool) -> bytes:
          complexity="O(1) for each field/value pair added, so O(N) to add N field/value pairs when the "
                     "command is called with multiple field/value pairs.")
 def hset_command(c, argv):
+    if len(argv) == 4:
+        # Fast path: one field into a hashtable-encoded hash, which has no
+        # listpack limits to check (it never converts back).  The steps of
+        # _hset_generic, flat.
+        db = c.db
+        key = argv[1]
+        h = db.lookup_write(key)
+        if h.__class__ is Hash and h.encoding == b"hashtable":
+            field = argv[2]
+            new = field not in h
+            h[field] = argv[3]
+            if new and _side._TRACKED:
+                _side.note_added(h, field)
+            if db.watched:
+                db.modified(key)
+            node = c.node
+            if node.notify_flags:
+                node.notify(kn.HASH, b"hset", key, db.id)
+            node.dirty += 1
+            return R.CONE if new else R.CZERO
     return _hset_generic(c, argv, False)
 
 
