@@ -407,6 +407,18 @@ def _read_both(pair):
     return tuple(c.read_frame() for c in pair)
 
 
+def _wait_blocked(diff, n: int, timeout: float = 10.0) -> None:
+    """Wait until both servers count ``n`` blocked clients (a fixed sleep is too short on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    for conn in (diff.shardis, diff.redis):
+        while True:
+            info = conn.request("INFO", "clients")
+            if b"blocked_clients:%d\r\n" % n in info:
+                break
+            assert time.monotonic() < deadline, info
+            time.sleep(0.01)
+
+
 @pytest.mark.parametrize("resp", RESP_VERSIONS)
 def test_blocking_pops_are_served_in_order(diff, resp):
     hello(diff, resp)
@@ -416,10 +428,13 @@ def test_blocking_pops_are_served_in_order(diff, resp):
     for w in (w1, w2, w3):
         for c in w:
             c.request("HELLO", resp)
+    # One at a time, so that each server sees them block in this order.
     _start_blocked(w1, "BZPOPMIN", "k1", "k2", "0")
+    _wait_blocked(diff, 1)
     _start_blocked(w2, "BZMPOP", "0", "2", "k2", "k1", "MAX", "COUNT", "2")
+    _wait_blocked(diff, 2)
     _start_blocked(w3, "BZPOPMAX", "k2", "5")
-    time.sleep(0.2)
+    _wait_blocked(diff, 3)
     diff.check("ZADD", "k2", "1", "a", "2", "b", "3", "c", "4", "d")
     a, b = _read_both(w1)
     assert a == b
@@ -440,7 +455,7 @@ def test_blocking_pops_are_served_in_order(diff, resp):
 def test_blocking_pop_creates_by_zunionstore_and_in_multi(diff):
     w = diff.pair()
     _start_blocked(w, "BZPOPMAX", "dst", "0")
-    time.sleep(0.1)
+    _wait_blocked(diff, 1)
     run(diff, "ZADD src 1 a 2 b", "ZUNIONSTORE dst 1 src")
     a, b = _read_both(w)
     assert a == b

@@ -127,6 +127,18 @@ def parse_score(b: bytes):
     return v
 
 
+def score_text(d: float) -> bytes:
+    """A score as Redis prints it: format_double, minus its cost for finite scores.
+
+    format_double spells the non-finite values (nan, inf, -inf) and is
+    otherwise %.17g; a finite score (the usual case) goes straight to %.17g,
+    one comparison instead of format_double's three and its call.
+    """
+    if -inf < d < inf:
+        return b"%.17g" % d
+    return format_double(d)
+
+
 def _cstr_end(b: bytes, end: int) -> bool:
     """True when a C parser stopped at ``end`` would see the end of the string (or a NUL)."""
     return end == len(b) or b[end] == 0
@@ -385,12 +397,12 @@ def _reply_items(c, items, withscores: bool) -> bytes:
     if c.resp.version == 2:
         out = [b"*%d\r\n" % (2 * len(items))]
         for s, m in items:
-            f = format_double(s)
+            f = score_text(s)
             out.append(b"$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(m), m, len(f), f))
     else:
         out = [b"*%d\r\n" % len(items)]
         for s, m in items:
-            out.append(b"*2\r\n$%d\r\n%b\r\n,%b\r\n" % (len(m), m, format_double(s)))
+            out.append(b"*2\r\n$%d\r\n%b\r\n,%b\r\n" % (len(m), m, score_text(s)))
     return b"".join(out)
 
 
@@ -590,14 +602,20 @@ def zadd_command(c, argv):
                     return R.CZERO
                 node = c.node
                 if cur is None:
-                    cfg = node.config
-                    z.insert(member, score, cfg["zset-max-listpack-entries"], cfg["zset-max-listpack-value"])
+                    if z.encoding == b"skiplist":
+                        # A skiplist has no limits to apply (it never converts
+                        # back): a plain insert, without reading the config.
+                        z.add(member, score)
+                    else:
+                        cfg = node.config
+                        z.insert(member, score, cfg["zset-max-listpack-entries"], cfg["zset-max-listpack-value"])
                     reply = R.CONE
                 else:
                     z.update(member, cur, score)
                     reply = R.CZERO
                 node.dirty += 1
-                db.modified(key)
+                if db.watched:
+                    db.modified(key)
                 if node.notify_flags:
                     node.notify(kn.ZSET, b"zadd", key, db.id)
                 return reply
@@ -1326,7 +1344,8 @@ def _zpop(c, keys, where: int, emitkey: bool, count: int, nested: bool, nil_when
 def _zpop_minmax(c, argv, where: int) -> bytes:
     argc = len(argv)
     if argc == 2:
-        # One member, flat reply in both protocols: the hot ZPOPMIN/ZPOPMAX, inline.
+        # One member, flat reply in both protocols: the hot ZPOPMIN/ZPOPMAX, inline
+        # (and flatter still while the set stays non-empty: no deletion to consider).
         db = c.db
         key = argv[1]
         z = db.lookup_write(key)
@@ -1336,9 +1355,15 @@ def _zpop_minmax(c, argv, where: int) -> bytes:
             node.dirty += 1
             if node.notify_flags:
                 node.notify(kn.ZSET, _POP_EVENT[where], key, db.id)
-            if not _deleted_if_empty(c, db, key, z):
-                db.modified(key)
-            return b"*2\r\n$%d\r\n%b\r\n%b" % (len(member), member, c.resp.double(score))
+            if z.dict:
+                if db.watched:
+                    db.modified(key)
+            else:
+                _deleted_if_empty(c, db, key, z)
+            s = score_text(score)
+            if c.resp.version == 2:
+                return b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(member), member, len(s), s)
+            return b"*2\r\n$%d\r\n%b\r\n,%b\r\n" % (len(member), member, s)
     if argc > 3:
         return R.SYNTAX
     count = -1
