@@ -483,7 +483,30 @@ def _incr_decr(c, key, incr: int):
 @command("incr", 2, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
          summary="Increment the integer value of a key by one", since="1.0.0", complexity="O(1)")
 def incr_command(c, argv):
-    return _incr_decr(c, argv[1], 1)
+    # Fast path: a missing counter, or one holding a plain decimal of at most
+    # 18 digits -- canonical ("0" or no leading zero) and far from overflow,
+    # so neither parse_int's round trip nor the range check is needed.
+    # Anything else (signs, bytearrays, other types) takes _incr_decr.
+    db = c.db
+    key = argv[1]
+    v = db.lookup_write(key)
+    if v is None:
+        db.set(key, b"1", True)
+        s = b"1"
+    elif v.__class__ is bytes and v.isdigit() and len(v) < 19 and (v[0] != 48 or len(v) == 1):
+        s = b"%d" % (int(v) + 1)
+        # Same key, same type, same TTL: Database.set's other steps (expiry,
+        # "new" event, slot index, access clock) have nothing to do.
+        db.replace_value(key, s)
+        if db.watched:
+            db.modified(key)
+    else:
+        return _incr_decr(c, key, 1)
+    node = c.node
+    if node.notify_flags:
+        node.notify(kn.STRING, b"incrby", key, db.id)
+    node.dirty += 1
+    return b":" + s + b"\r\n"
 
 
 @command("decr", 2, "write denyoom fast", keys=(1, 1, 1), group="string", categories="string",
