@@ -55,7 +55,7 @@ from shardis.server.node import Node
 
 PIPELINE = 16  # commands per pipeline (redis-benchmark -P 16)
 KEYSPACE = 100_000  # redis-benchmark -r 100000
-POOL = 64  # distinct pipelines built up front and cycled through
+WARMUP = 50  # pipelines run before measuring
 DATA = b"xxx"  # redis-benchmark -d 3
 RAND = b"__rand_int__"
 
@@ -133,47 +133,55 @@ def new_client():
     return node, c
 
 
-def prefill(c, test: str, rng) -> None:
+# Tests that remove what they find: their data set must outlast every command of the run.
+CONSUMING = ("lpop", "rpop", "spop", "zpopmin")
+
+
+def prefill(c, test: str, rng, batches: int) -> None:
     if test not in PREFILL:
         return
     name, count = PREFILL[test]
+    if test in CONSUMING:
+        count = max(count, 2 * (WARMUP + batches) * PIPELINE)
     template = TEMPLATES[name]
     handler = lookup(template[0]).handler  # straight to the handler: set-up is not measured
     for _ in range(count):
         handler(c, make_argv(template, rng))
 
 
-def build_pool(test: str, rng):
-    """POOL pipelines: (bytes, [argv, ...]) each."""
+def build_pool(test: str, rng, count: int):
+    """``count`` pipelines, (bytes, [argv, ...]) each, built before measuring.
+
+    Every pipeline is drawn anew (none is replayed), so the data set evolves
+    as under redis-benchmark: a replayed SADD or ZADD would find its members
+    already there and measure the cheap "nothing to do" path.
+    """
     pool = []
-    for _ in range(POOL):
+    for _ in range(count):
         argvs = [make_argv(TEMPLATES[test], rng) for _ in range(PIPELINE)]
         pool.append((b"".join(encode(a) for a in argvs), argvs))
     return pool
 
 
-def run_client(c, pool, batches: int) -> None:
+def run_client(c, pool) -> None:
     feed = c.data_received
-    n = len(pool)
-    for i in range(batches):
-        feed(pool[i % n][0])
+    for data, _ in pool:
+        feed(data)
 
 
-def run_handler(c, pool, batches: int) -> None:
+def run_handler(c, pool) -> None:
     handler = lookup(pool[0][1][0][0]).handler
-    n = len(pool)
-    for i in range(batches):
-        for argv in pool[i % n][1]:
+    for _, argvs in pool:
+        for argv in argvs:
             handler(c, argv)
 
 
-def run_parse(c, pool, batches: int) -> None:
+def run_parse(c, pool) -> None:
     reader = c.reader
     feed = reader.feed
     gets = reader.gets
-    n = len(pool)
-    for i in range(batches):
-        feed(pool[i % n][0])
+    for data, _ in pool:
+        feed(data)
         while gets() is not False:
             pass
 
@@ -181,25 +189,27 @@ def run_parse(c, pool, batches: int) -> None:
 RUNNERS = {"client": run_client, "handler": run_handler, "parse": run_parse}
 
 
-def setup(test: str, seed: int):
+def setup(test: str, seed: int, batches: int):
+    """A client with the test's data set, warmed up, and ``batches`` pipelines to measure."""
     random.seed(seed)  # SPOP and friends draw from the module-level generator
     rng = random.Random(seed)
     node, c = new_client()
-    prefill(c, test, rng)
-    pool = build_pool(test, rng)
-    return node, c, pool
+    prefill(c, test, rng, batches)
+    warmup = build_pool(test, rng, WARMUP)
+    pool = build_pool(test, rng, batches)
+    return node, c, warmup, pool
 
 
 def time_test(test: str, mode: str, batches: int, repeat: int, seed: int) -> float:
     """Best ns per command over ``repeat`` fresh runs."""
     best = None
     for r in range(repeat):
-        node, c, pool = setup(test, seed + r)
+        node, c, warmup, pool = setup(test, seed + r, batches)
         run = RUNNERS[mode]
-        run(c, pool, min(batches, 50))  # warm up
+        run(c, warmup)
         gc.collect()
         t0 = time.perf_counter_ns()
-        run(c, pool, batches)
+        run(c, pool)
         dt = (time.perf_counter_ns() - t0) / (batches * PIPELINE)
         best = dt if best is None else min(best, dt)
     return best
@@ -209,12 +219,12 @@ def marked_run(tests, modes, batches: int, seed: int) -> None:
     """The body run under callgrind: a marker call around each measured region."""
     for test in tests:
         for mode in modes:
-            node, c, pool = setup(test, seed)
+            node, c, warmup, pool = setup(test, seed, batches)
             run = RUNNERS[mode]
-            run(c, pool, min(batches, 50))
+            run(c, warmup)
             gc.collect()
             os.getegid()  # dump: set-up
-            run(c, pool, batches)
+            run(c, pool)
             os.getegid()  # dump: the measured region
     print("done", file=sys.stderr)
 

@@ -144,6 +144,32 @@ def random_member(obj):
     return items[int(_random() * len(items))]
 
 
+def pop_random_member(s) -> bytes:
+    """Remove and return a uniformly chosen member of the set ``s`` (not empty): SPOP's draw.
+
+    One lookup of the side index serves both the draw and the swap-removal
+    (random_member, then _set_remove's note_removed, would find it twice).
+    """
+    if len(s) >= SAMPLE_INDEX_MIN:
+        t = _TRACKED.get(id(s))
+        if t is not None and t.obj is s:
+            items = t.items
+            if items is not None and len(items) == len(s):
+                i = int(_random() * len(items))
+                m = items[i]
+                last = items.pop()
+                pos = t.pos
+                del pos[m]
+                if i < len(items):
+                    items[i] = last
+                    pos[last] = i
+                s.discard(m)
+                return m
+    m = random_member(s)
+    _set_remove(s, m)
+    return m
+
+
 def random_members(obj, count: int) -> list:
     """``count`` members chosen uniformly with repetition."""
     items = _members(obj)
@@ -547,10 +573,7 @@ def spop_command(c, argv):
     if s.__class__ is Set and len(s) > 1:
         # Fast path: one member from a set that stays non-empty (no key
         # deletion).  The steps of the general path below, flat.
-        m = random_member(s)
-        s.discard(m)
-        if _TRACKED:
-            note_removed(s, m)
+        m = pop_random_member(s)
         node = c.node
         if node.notify_flags:
             node.notify(kn.SET, b"spop", key, db.id)
