@@ -149,9 +149,28 @@ def test_hset(h):
     check(h, ("HSET", "h", "g", "1"), b":0\r\n", [b"hset"], 1)  # fast path, same value: still a write
     check(h, ("HSET", "h", "g", "2", "k", "3"), b":1\r\n", [b"hset"], 2)
     assert dict(h.db.data[b"h"]) == {b"f": LONG.encode(), b"g": b"2", b"k": b"3"}
-    check(h, ("HSET", "small", "f", "1"), b":1\r\n", [b"new", b"hset"], 1)  # listpack: general path
-    check(h, ("HSET", "small", "g", "2"), b":1\r\n", [b"hset"], 1)
+    check(h, ("HSET", "small", "f", "1"), b":1\r\n", [b"new", b"hset"], 1)  # creates a listpack
+    check(h, ("HSET", "small", "g", "2"), b":1\r\n", [b"hset"], 1)  # fits: fast path
+    check(h, ("HSET", "small", "g", "3"), b":0\r\n", [b"hset"], 1)
     assert h.db.data[b"small"].encoding == b"listpack"
+    check(h, ("HSET", "small", "f", LONG), b":0\r\n", [b"hset"], 1)  # too long a value: converts
+    assert h.db.data[b"small"].encoding == b"hashtable"
+
+
+def test_hset_listpack_entries_limit():
+    h = Harness(hash_max_listpack_entries=3)
+    for i in range(3):
+        check(h, ("HSET", "h", f"f{i}", "v"), b":1\r\n", [b"new", b"hset"] if i == 0 else [b"hset"], 1)
+    assert h.db.data[b"h"].encoding == b"listpack"
+    check(h, ("HSET", "h", "f0", "w"), b":0\r\n", [b"hset"], 1)  # present: still fits
+    assert h.db.data[b"h"].encoding == b"listpack"
+    check(h, ("HSET", "h", "f3", "v"), b":1\r\n", [b"hset"], 1)  # a fourth field: converts
+    assert h.db.data[b"h"].encoding == b"hashtable"
+    check(h, ("HSET", "k", "f", "x" * 64), b":1\r\n", [b"new", b"hset"], 1)  # at the value limit
+    check(h, ("HSET", "k", "x" * 64, "v"), b":1\r\n", [b"hset"], 1)
+    assert h.db.data[b"k"].encoding == b"listpack"
+    check(h, ("HSET", "k", "x" * 65, "v"), b":1\r\n", [b"hset"], 1)
+    assert h.db.data[b"k"].encoding == b"hashtable"
 
 
 # --- sorted sets ----------------------------------------------------------------------------------

@@ -77,6 +77,15 @@ def _hash_set(c, h: Hash, field: bytes, value: bytes) -> bool:
     return new
 
 
+def _fits_listpack(c, h: Hash, field: bytes, value: bytes) -> bool:
+    """Whether setting one field keeps a listpack-encoded hash a listpack."""
+    cfg = c.node.config
+    limit = cfg["hash-max-listpack-value"]
+    if len(field) > limit or len(value) > limit:
+        return False
+    return field in h or len(h) < cfg["hash-max-listpack-entries"]
+
+
 def _get_hash_read(c, key):
     h = c.db.lookup_read(key)
     if h is not None and not isinstance(h, Hash):
@@ -128,13 +137,14 @@ def _hset_generic(c, argv, ok_reply: bool) -> bytes:
                     "command is called with multiple field/value pairs.")
 def hset_command(c, argv):
     if len(argv) == 4:
-        # Fast path: one field into a hashtable-encoded hash, which has no
-        # listpack limits to check (it never converts back).  The steps of
-        # _hset_generic, flat.
+        # Fast path: one field into an existing hash that does not change
+        # encoding (a hashtable never converts back; a listpack stays one while
+        # the field and value fit and the field count stays within the limit).
+        # The steps of _hset_generic, flat.
         db = c.db
         key = argv[1]
         h = db.lookup_write(key)
-        if h.__class__ is Hash and h.encoding == b"hashtable":
+        if h.__class__ is Hash and (h.encoding == b"hashtable" or _fits_listpack(c, h, argv[2], argv[3])):
             field = argv[2]
             new = field not in h
             h[field] = argv[3]
