@@ -240,6 +240,9 @@ def call(client, cmd, argv):
     """Execute ``cmd`` with Redis's accounting.  Returns the reply frame."""
     node = client.node
     dirty_before = node.dirty
+    # A rewrite left by a handler that ran on the connection's fast path (where
+    # nothing propagates and nothing clears it) must not stand in for this command.
+    client.propagate_argv = None
     node.call_depth += 1
     t0 = time.perf_counter_ns()
     try:
