@@ -90,6 +90,7 @@ class Client(asyncio.Protocol):
         self.no_evict = False
         self.no_touch = False
         self.fast = self.authenticated
+        self.write_pending = False  # queued in node.pending_writes
         # bookkeeping for CLIENT LIST / INFO
         self.created = time.time()
         self.last_interaction = self.created
@@ -334,7 +335,17 @@ class Client(asyncio.Protocol):
                 if n == 1 and elapsed > node.slowlog_threshold_ns and "skip_slowlog" not in batch[0].flags:
                     dispatch.slowlog_push(self, batch_argv, elapsed // 1000)
         if out:
-            self.flush()
+            if self.close_after_reply or node.loop is None:
+                self.flush()
+            elif not self.write_pending:
+                # Replies leave at the end of this event-loop pass, after every
+                # readable client has been served (Redis: beforeSleep ->
+                # handleClientsWithPendingWrites); see Node.write_pending.
+                self.write_pending = True
+                pending = node.pending_writes
+                if not pending:
+                    node.loop.call_soon(node.flush_pending_writes)
+                pending.append(self)
         if self.close_after_reply:
             self.close()
 

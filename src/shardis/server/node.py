@@ -80,6 +80,7 @@ class Node:
         # written out (AOF) when a top-level command has finished propagating,
         # before its reply leaves -- see propagate_flush_hooks.
         self.call_depth = 0
+        self.pending_writes: list = []  # clients whose replies leave at the end of this loop pass
         self.propagate_flush_hooks: list = []  # callables() run at call depth 0 after propagation
         self.aof_write_error: str | None = None  # set while the AOF cannot be written (MISCONF)
         self.monitors: list = []
@@ -192,6 +193,24 @@ class Node:
             sys.stdout.flush()
 
     # --- clients ------------------------------------------------------------------
+
+    def flush_pending_writes(self) -> None:
+        """Write the replies of every client served in this event-loop pass.
+
+        Redis writes replies in beforeSleep, once all readable clients have
+        been served, not as each one finishes.  Doing the same matters twice:
+        the AOF is written (and, with appendfsync always, fsynced) once for all
+        of them, and the clients' wake-ups come together instead of between
+        every two batches of work.
+        """
+        pending = self.pending_writes
+        self.pending_writes = []
+        for hook in self.propagate_flush_hooks:
+            hook()
+        for client in pending:
+            client.write_pending = False
+            if client.out:
+                client.flush()
 
     def new_client_id(self) -> int:
         cid = self.next_client_id
