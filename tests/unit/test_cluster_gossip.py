@@ -97,11 +97,20 @@ class Sim:
         ref = [n.name if n is not None else None for n in self.states[0].slots]
         return all([n.name if n is not None else None for n in st.slots] == ref for st in self.states)
 
+    def links_up(self):
+        return all(
+            n.link is not None for st in self.states for n in st.nodes.values() if n is not st.myself
+        )
+
     def join(self):
         for other in self.states[1:]:
             self.meet(self.states[0], other)
         assert self.run_until(self.knows_all), [list(st.nodes) for st in self.states]
         assert self.run_until(self.slots_agree)
+        # Links to the nodes learnt last open on a later cron: until then a
+        # broadcast would miss them (which node is learnt last depends on the
+        # random node ids).
+        assert self.run_until(self.links_up)
 
     def split_slots(self, epochs=True):
         n = len(self.states)
