@@ -63,6 +63,8 @@ RAND = b"__rand_int__"
 # occurrence by a random number below KEYSPACE printed as %012d.
 TEMPLATES = {
     "ping": [b"PING"],
+    "set": [b"SET", b"key:" + RAND, DATA],
+    "get": [b"GET", b"key:" + RAND],
     "incr": [b"INCR", b"counter:" + RAND],
     "lpush": [b"LPUSH", b"mylist", DATA],
     "rpush": [b"RPUSH", b"mylist", DATA],
@@ -80,6 +82,8 @@ TEMPLATES = {
 # The state each test runs against: what redis-benchmark's earlier tests
 # leave behind, about half-way through the test (commands run before timing).
 PREFILL = {
+    "set": ("set", 60_000),  # -n 100000 -r 100000 leaves ~63k keys
+    "get": ("set", 60_000),
     "lpush": ("lpush", 10_000),
     "rpush": ("lpush", 10_000),
     "lpop": ("lpush", 20_000),  # enough for every pop of a run
@@ -92,7 +96,7 @@ PREFILL = {
     "lrange_100": ("lpush", 1_000),
 }
 
-DEFAULT_TESTS = "ping,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset"
+DEFAULT_TESTS = "ping,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset"
 
 
 class FakeTransport:

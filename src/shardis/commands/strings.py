@@ -41,10 +41,12 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
+from itertools import compress, repeat
+from operator import is_not
 
 from ..keyspace import notify as kn
 from ..server import replies as R
-from ..server.commandtable import command
+from ..server.commandtable import batch, command
 
 # Option flags of parse_extended_args (t_string.c OBJ_* flags).
 OBJ_NX = 1 << 0
@@ -1083,3 +1085,69 @@ def lcs_command(c, argv):
     if getlen:
         return b":%d\r\n" % length
     return b"$%d\r\n%b\r\n" % (len(result), result)
+
+
+
+# --- batch forms: a pipeline of GETs or SETs at once (commandtable.batch) ---------------------
+
+_NONE_TYPE = type(None)
+_BULK_REPLY = b"$%d\r\n%b\r\n".__mod__
+
+
+@batch("get")
+def get_batch(c, columns, m):
+    """m GETs: one C-level pass per step (lookups, LRU clock, replies) instead of m handler calls."""
+    db = c.db
+    keys = columns[1]
+    expires = db.expires
+    if expires and not expires.keys().isdisjoint(keys):
+        return None  # a key with a TTL: lookup_read decides expiry per key
+    values = list(map(db.data.get, keys))
+    misses = values.count(None)
+    if misses and c.node.notify_flags:
+        return None  # keymiss events
+    if misses == m:
+        db.misses += m
+        return c.resp.null * m
+    kinds = set(map(type, values))
+    kinds.discard(_NONE_TYPE)
+    if kinds != _BYTES_ONLY:
+        return None  # a bytearray (SETRANGE/APPEND leave one) or another type: the handler decides
+    db.misses += misses
+    db.hits += m - misses
+    clock = c.node.lru_clock
+    if misses:
+        db.access.update(zip(compress(keys, map(is_not, values, repeat(None))), repeat(clock)))
+        null = c.resp.null
+        return b"".join([null if v is None else b"$%d\r\n%b\r\n" % (len(v), v) for v in values])
+    db.access.update(zip(keys, repeat(clock)))
+    return b"".join(map(_BULK_REPLY, zip(map(len, values), values)))
+
+
+_BYTES_ONLY = {bytes}
+
+
+@batch("set")
+def set_batch(c, columns, m):
+    """m plain SETs (no options): two dict updates, as ``Database.set`` does per key."""
+    if len(columns) != 3:
+        return None  # options: the handler parses them
+    db = c.db
+    node = c.node
+    keys = columns[1]
+    if node.notify_flags or db.watched:
+        return None
+    expires = db.expires
+    if expires and not expires.keys().isdisjoint(keys):
+        return None  # SET clears TTLs (and expires stale keys first): Database.set per key
+    data = db.data
+    if db.slot_index is not None:
+        add = db.slot_index.add
+        for k in keys:
+            if k not in data:
+                add(k)
+                data[k] = b""  # a later duplicate of k in this batch is no longer new
+    data.update(zip(keys, columns[2]))
+    db.access.update(zip(keys, repeat(node.lru_clock)))
+    node.dirty += m
+    return R.OK * m

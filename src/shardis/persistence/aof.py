@@ -55,7 +55,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..keyspace.objects import Hash, List, Set, ZSet
-from ..protocol.resp import format_double, split_args
+from ..protocol.resp import encode_request, format_double, split_args
 from . import snapshot
 
 __all__ = [
@@ -300,7 +300,7 @@ def _atoll(s: bytes) -> int:
 def encode_command(argv) -> bytes:
     """catAppendOnlyGenericCommand: ``*<argc>`` then one bulk string per argument."""
     try:
-        return b"*%d\r\n" % len(argv) + b"".join([b"$%d\r\n%b\r\n" % (len(a), a) for a in argv])
+        return encode_request(argv)
     except TypeError:  # an int argument (propagate_argv built by hand)
         return encode_command([b"%d" % a if isinstance(a, int) else bytes(a) for a in argv])
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["Command", "command", "subcommand", "describe", "arg", "TABLE", "lookup", "get_keys", "KeySpecError"]
+__all__ = ["Command", "command", "batch", "subcommand", "describe", "arg", "TABLE", "lookup", "get_keys", "KeySpecError"]
 
 # Flags that map to ACL categories the way Redis's setImplicitACLCategories does.
 _IMPLICIT_CATEGORIES = (
@@ -50,6 +50,8 @@ class Command:
     since: str = "1.0.0"
     complexity: str = ""
     getkeys: Callable | None = None  # for movablekeys commands
+    # Optional: the command over a whole pipeline of it at once (see ``batch``).
+    batch: Callable | None = None
     tips: tuple = ()
     parent: "Command | None" = None
     subcommands: dict = field(default_factory=dict)  # bytes (lower) -> Command
@@ -173,6 +175,31 @@ def container(name: str, group: str = "generic", **meta) -> Command:
         TABLE[name.encode()] = cmd
         _FAST.clear()
     return cmd
+
+
+def batch(name: str):
+    """Declare the batch form of command ``name``: ``fn(client, columns, m) -> bytes | None``.
+
+    The connection calls it for a read holding m requests of the command and
+    nothing else (connection.run_uniform), on the fast path only: an
+    authenticated client outside MULTI and pub/sub, a node with no
+    propagation, no MONITOR, no maxmemory, and in cluster mode every key in
+    a slot served here.  ``columns[j][i]`` is argument j of request i, the
+    arity already checked.  It must either do exactly what m calls of the
+    handler would do -- replies (returned joined), keyspace, expiry, WATCH,
+    blocked clients, statistics, dirty -- or return None having changed
+    nothing, and the requests then run one by one.  Each batch form handles
+    the common shape of its command and declines the rest (keys with a TTL,
+    keyspace events enabled, watched keys, waiting clients, a request that
+    would fail...), so that its rules stay few and checkable; the tests hold
+    every batch form to its handler on random pipelines.
+    """
+
+    def register(fn):
+        TABLE[name.encode()].batch = fn
+        return fn
+
+    return register
 
 
 def subcommand(

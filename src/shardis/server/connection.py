@@ -1,11 +1,18 @@
 """One client connection: read requests, run them, write the replies.
 
-This is the hot path.  ``data_received`` feeds the request reader, then runs
-every complete command in the buffer and collects the replies in a list that
-goes out in one ``transport.write`` per read, so a pipeline of N commands
-costs one syscall, not N.
+This is the hot path.  ``data_received`` runs every complete command of a
+read and collects the replies; they go out in one ``transport.write`` per
+client at the end of the event-loop pass (``Node.flush_pending_writes``),
+once every readable client has been served, as Redis does in beforeSleep.
+A pipeline of N commands costs one write, not N, and the writes of a pass
+come together, so the clients they wake do not interleave with our work.
 
-Each command takes one of two routes:
+A read made only of requests of one command (a pipelined benchmark, a bulk
+load) is first offered to ``run_uniform``: cut into argument columns in a
+few C calls, it runs as one batch -- through the command's batch form when
+it has one, else its handler over the rows -- with the checks below made
+once for the batch instead of once per request.  Anything else goes through
+the request reader, one command at a time, by one of two routes:
 
 * the fast path, when the command exists, its arity is right, and neither
   this client (``fast``) nor the node (``node.fast``) is in a state where any
@@ -16,7 +23,7 @@ Each command takes one of two routes:
 * otherwise ``dispatch.process_command``, which runs Redis's checks in
   Redis's order.
 
-Both routes account the call the same way (calls, time, slow log).
+Every route accounts the call the same way (calls, time, slow log).
 
 A client stops taking commands from its buffer while it is blocked (BLPOP
 ...), waiting out a CLIENT PAUSE, or closing; the buffered bytes stay in the
@@ -26,6 +33,7 @@ reader and are processed when it resumes, as Redis does.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from binascii import crc_hqx
@@ -35,7 +43,7 @@ import hiredis
 from ..cluster.routing import FAST_DIRECT as cluster_direct
 from ..cluster.routing import FAST_FIRST_KEY as cluster_first_key
 from ..cluster.slots import key_slot
-from ..protocol.resp import RESP2, ProtocolError, RequestReader
+from ..protocol.resp import RESP2, ProtocolError, RequestReader, encode_request, split_uniform
 from . import dispatch, replies
 from .hooks import CLOSE_HOOKS as _CLOSE_HOOKS
 from .hooks import on_client_close  # noqa: F401  (re-exported: subsystems register here)
@@ -47,6 +55,14 @@ _perf_ns = time.perf_counter_ns
 
 # Below this many buffered bytes the query buffer limit (>= 1mb) cannot be hit.
 QUERY_BUFFER_CHECK_BYTES = 1024 * 1024
+# Reads up to this size are tried as uniform batches (run_uniform).  Below
+# proto-max-bulk-len's minimum (1mb), so no payload in them can exceed it.
+# SHARDIS_UNIFORM=0 in the environment turns them off: the benchmarks use it
+# to measure both routes side by side.
+UNIFORM_MAX_BYTES = int(os.environ.get("SHARDIS_UNIFORM", 256 * 1024))
+# Fewer requests in a read than this (by a count of "\r\n*", which a payload
+# can only inflate) go the usual way: splitting costs more than it saves.
+UNIFORM_MIN_REQUESTS = 3
 
 
 class Client(asyncio.Protocol):
@@ -192,13 +208,136 @@ class Client(asyncio.Protocol):
         node.stat_net_input_bytes += n
         self.tot_net_in += n
         self.last_interaction = node.unixtime
-        self.reader.feed(data)
+        reader = self.reader
+        if (
+            not reader._shadow_len
+            and reader.fast
+            and self.fast
+            and n <= UNIFORM_MAX_BYTES
+            and data.count(b"\r\n*") >= UNIFORM_MIN_REQUESTS - 1
+            and not (self.blocked or self.waiting_pause or self.closing)
+            and (node.fast or node.cluster_fast)
+            and self.run_uniform(data)
+        ):
+            return
+        reader.feed(data)
         if self.blocked or self.waiting_pause or self.closing:
             self._check_query_buffer()
             return
         self.process_input()
         if self.reader.buffered() > QUERY_BUFFER_CHECK_BYTES:
             self._check_query_buffer()
+
+    def run_uniform(self, data) -> bool:
+        """Run a read made only of requests of one command, without a per-request loop of checks.
+
+        ``split_uniform`` has cut the read into argument columns.  When the
+        command may take the fast path (the test process_input makes per
+        request, made once for the batch: in cluster mode, every key's slot
+        must be served here), either
+
+        * its batch form (``Command.batch``, declared with
+          ``commandtable.batch``) runs the whole pipeline at once, or declines
+          having changed nothing; or
+        * its handler runs over the rows with nothing else per request: no
+          reader call, no table lookup, no checks but one: a request may
+          change what the next one may skip (a push that wakes a blocked
+          client turns ``node.fast`` off, so that Redis's checks serve that
+          client before the next command), so the state is tested after each
+          one, and the rest of the batch -- re-encoded byte for byte, its
+          headers being canonical -- goes back to the reader.
+
+        Accounting is per batch, as for untimed commands in process_input:
+        the batch's time is shared among its requests (also in the slow log).
+        Returns False, having done nothing, when the read is not such a batch.
+        """
+        columns = split_uniform(data)
+        if columns is None:
+            return False
+        names = columns[0]
+        name = names[0]
+        cmd = _FAST.get(name)
+        if cmd is None:
+            cmd = lookup(name)
+            if cmd is None:
+                return False
+        nargs = len(columns)
+        if not (cmd.fastpath and ((a := cmd.arity) == nargs or (a < 0 and nargs >= -a))):
+            return False
+        node = self.node
+        if not node.fast:
+            # cluster mode: keyless, or every request's key in a slot served here
+            if cmd not in cluster_direct:
+                if cmd not in cluster_first_key:
+                    return False
+                owned = node.cluster.owned
+                for k in columns[1]:
+                    if not owned[crc_hqx(k, 0) & 16383 if 123 not in k else key_slot(k)]:
+                        return False
+        m = len(names)
+        out = self.out
+        done = 0
+        self.processing = True
+        t0 = _perf_ns()
+        try:
+            if cmd.batch is not None:
+                try:
+                    r = cmd.batch(self, columns, m)
+                except Exception as e:  # a bug must never kill the node (nor desync the replies)
+                    r = dispatch.internal_error(self, cmd, e) * m
+                if r is not None:
+                    out.append(r)
+                    done = m
+            if not done:
+                handler = cmd.handler
+                for argv in map(list, zip(*columns)) if nargs > 1 else ([name] for _ in names):
+                    try:
+                        reply = handler(self, argv)
+                    except Exception as e:
+                        reply = dispatch.internal_error(self, cmd, e)
+                    done += 1
+                    if reply is not None:
+                        if reply[0] == 45:  # errorstats, failed_calls
+                            dispatch.account_extra(self, cmd, argv, 0, reply)
+                        out.append(reply)
+                    if not (self.fast and (node.fast or node.cluster_fast)) or self.closing:
+                        break
+        finally:
+            self.processing = False
+            elapsed = _perf_ns() - t0
+            cmd.calls += done
+            cmd.ns += elapsed
+            node.stat_numcommands += done
+            self.tot_cmds += done
+            self.last_cmd = cmd
+            share = elapsed // done if done else 0
+            if share > node.slowlog_threshold_ns and "skip_slowlog" not in cmd.flags:
+                for i in range(done):
+                    dispatch.slowlog_push(self, [c[i] for c in columns], share // 1000)
+        if done < m:
+            # The rest of the batch takes the usual route, exactly as it came.
+            self.reader.feed(b"".join([encode_request([c[i] for c in columns]) for i in range(done, m)]))
+            if not (self.blocked or self.waiting_pause or self.closing):
+                self.process_input()
+                return True
+        if out:
+            self.schedule_write()
+        return True
+
+    def schedule_write(self) -> None:
+        """Have this client's replies written at the end of the event-loop pass."""
+        node = self.node
+        if self.close_after_reply or node.loop is None:
+            self.flush()
+        elif not self.write_pending:
+            # Replies leave at the end of this event-loop pass, after every
+            # readable client has been served (Redis: beforeSleep ->
+            # handleClientsWithPendingWrites); see Node.flush_pending_writes.
+            self.write_pending = True
+            pending = node.pending_writes
+            if not pending:
+                node.loop.call_soon(node.flush_pending_writes)
+            pending.append(self)
 
     def _check_query_buffer(self) -> None:
         if self.reader.buffered() > self.node.config["client-query-buffer-limit"]:
@@ -335,17 +474,7 @@ class Client(asyncio.Protocol):
                 if n == 1 and elapsed > node.slowlog_threshold_ns and "skip_slowlog" not in batch[0].flags:
                     dispatch.slowlog_push(self, batch_argv, elapsed // 1000)
         if out:
-            if self.close_after_reply or node.loop is None:
-                self.flush()
-            elif not self.write_pending:
-                # Replies leave at the end of this event-loop pass, after every
-                # readable client has been served (Redis: beforeSleep ->
-                # handleClientsWithPendingWrites); see Node.write_pending.
-                self.write_pending = True
-                pending = node.pending_writes
-                if not pending:
-                    node.loop.call_soon(node.flush_pending_writes)
-                pending.append(self)
+            self.schedule_write()
         if self.close_after_reply:
             self.close()
 
