@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from shardis.commands import load_all
 from shardis.keyspace import notify as kn
-from shardis.keyspace.objects import List
+from shardis.keyspace.objects import Hash, List, Set
 from shardis.protocol.resp import encode_request, split_uniform
 from shardis.server import connection
 from shardis.server.commandtable import TABLE, lookup
@@ -130,6 +130,8 @@ def dump_value(v):
         return (type(v).__name__, bytes(v))
     if isinstance(v, List):
         return ("list", list(v))
+    if isinstance(v, (Set, Hash)):  # encoding, and contents in iteration order (what SMEMBERS/HGETALL show)
+        return (type(v).__name__, v.encoding, list(v.items()) if isinstance(v, Hash) else list(v))
     return (type(v).__name__, repr(v))
 
 
