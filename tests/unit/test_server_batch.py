@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from shardis.commands import load_all
 from shardis.keyspace import notify as kn
-from shardis.keyspace.objects import Hash, List, Set
+from shardis.keyspace.objects import Hash, List, Set, ZSet
 from shardis.protocol.resp import encode_request, split_uniform
 from shardis.server import connection
 from shardis.server.commandtable import TABLE, lookup
@@ -132,6 +132,8 @@ def dump_value(v):
         return ("list", list(v))
     if isinstance(v, (Set, Hash)):  # encoding, and contents in iteration order (what SMEMBERS/HGETALL show)
         return (type(v).__name__, v.encoding, list(v.items()) if isinstance(v, Hash) else list(v))
+    if isinstance(v, ZSet):  # encoding, entries in order and the member index (repr: -0.0 is not 0.0)
+        return ("ZSet", v.encoding, [(repr(s), m) for s, m in v.sl], sorted((m, repr(s)) for m, s in v.dict.items()))
     return (type(v).__name__, repr(v))
 
 
