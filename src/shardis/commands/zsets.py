@@ -41,7 +41,9 @@ from __future__ import annotations
 import random
 import re
 from bisect import bisect_left
-from math import inf, nextafter
+from collections import deque
+from math import copysign, inf, nextafter
+from operator import eq
 
 from ..keyspace import notify as kn
 from ..keyspace.blocking import (
@@ -55,7 +57,7 @@ from ..keyspace.glob import compile_pattern
 from ..keyspace.objects import Set, ZSet
 from ..protocol.resp import format_double
 from ..server import replies as R
-from ..server.commandtable import KeySpecError, command
+from ..server.commandtable import KeySpecError, batch, command
 from .strings import parse_int
 
 LONG_MAX = 2**63 - 1
@@ -1703,3 +1705,207 @@ def zscan_command(c, argv):
         f = spell(s)
         out.append(b"$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(m), m, len(f), f))
     return b"".join(out)
+
+
+# --- batch forms (a pipeline of one command, see commandtable.batch) -----------------------------
+#
+# Each takes the shape redis-benchmark sends -- every request on the same key,
+# no options -- and declines (returns None, having changed nothing) whatever
+# would need the handler's per-request rules: keyspace events, WATCHed keys,
+# a TTL on the key, clients blocked on it, a request that would fail.
+
+
+def _one_key(c, keys, m):
+    """The batch's key when every request names it and nothing per request applies to it, else None."""
+    key = keys[0]
+    if keys.count(key) != m:
+        return None
+    db = c.db
+    if c.node.notify_flags or db.watched:
+        return None
+    if db.expires and key in db.expires:
+        return None  # lookup_write decides expiry per request
+    if db.blocking and key in db.blocking:
+        return None  # waiting clients are served between requests
+    return key
+
+
+def _batch_scores(col):
+    """The scores of a ZADD column as the handler reads them, or None if any would not parse (or is -0).
+
+    -0 is declined because a request giving it to a member scored 0 changes
+    nothing (equal scores) while the batch's last-score-wins update would
+    store the sign.
+    """
+    if all(map(bytes.isdigit, col)) and max(map(len, col)) < 16:
+        return list(map(float, col))  # what parse_score does for these, without its call
+    scores = list(map(parse_score, col))
+    if None in scores:
+        return None  # "value is not a valid float" (or an option): the handler replies
+    if 0.0 in scores and any(s == 0.0 and copysign(1.0, s) < 0 for s in scores):
+        return None
+    return scores
+
+
+@batch("zadd")
+def zadd_batch(c, columns, m):
+    """m "ZADD key score member" on one key: the set changes once, by bulk operations.
+
+    The replies are 1 for a member new at its request (a member added by an
+    earlier request of the batch is no longer new) and 0 otherwise, and
+    every request that changes a score counts in ``dirty``, as the handler
+    does.  Distinct members need no per-request order: one dict lookup pass
+    gives every reply, the SortedList loses the old entries of the members
+    that move and takes the new ones.  Repeated members run through a loop
+    with the handler's rules.  The listpack -> skiplist conversion happens
+    during the batch exactly when it happens at the end of it: inserts only
+    grow the set, so some insert found it at zset-max-listpack-entries
+    exactly when the set ends larger than that.
+    """
+    if len(columns) != 4:
+        return None  # options, or several pairs: the handler parses them
+    key = _one_key(c, columns[1], m)
+    if key is None:
+        return None
+    scores = _batch_scores(columns[2])
+    if scores is None:
+        return None
+    db = c.db
+    z = db.data.get(key)
+    if z is None:
+        z = ZSet()
+        created = True
+    elif z.__class__ is ZSet:
+        created = False
+    else:
+        return None  # WRONGTYPE
+    members = columns[3]
+    node = c.node
+    d = z.dict
+    sl = z.sl
+    # Decided: from here on every request succeeds.
+    if created:
+        db.set(key, z)
+    else:
+        db.access[key] = node.lru_clock
+    if len(set(members)) == m:
+        old = list(map(d.get, members))
+        unchanged = list(map(eq, old, scores)).count(True)
+        if unchanged == m:
+            return R.CZERO * m
+        fresh = old.count(None)
+        moved = m - unchanged - fresh
+        if moved:
+            remove = sl.remove
+            for s, member, o in zip(scores, members, old):
+                if o is not None and o != s:
+                    remove((o, member))
+        if unchanged:
+            sl.update([(s, member) for s, member, o in zip(scores, members, old) if o != s])
+        else:
+            sl.update(zip(scores, members))
+        d.update(zip(members, scores))
+        replies = [R.CONE if o is None else R.CZERO for o in old] if fresh else None
+        inserted = [member for member, o in zip(members, old) if o is None] if fresh else ()
+        changed = m - unchanged
+    else:
+        fresh = changed = 0
+        replies = []
+        inserted = []
+        for s, member in zip(scores, members):
+            o = d.get(member)
+            if o == s:
+                replies.append(R.CZERO)
+                continue
+            if o is None:
+                d[member] = s
+                sl.add((s, member))
+                inserted.append(member)
+                replies.append(R.CONE)
+                fresh += 1
+            else:
+                sl.remove((o, member))
+                sl.add((s, member))
+                d[member] = s
+                replies.append(R.CZERO)
+            changed += 1
+        if not changed:
+            return R.CZERO * m
+    z.scan_cache = None
+    if fresh and z.encoding == b"listpack":
+        cfg = node.config
+        if len(d) > cfg["zset-max-listpack-entries"] or max(map(len, inserted)) > cfg["zset-max-listpack-value"]:
+            z.encoding = b"skiplist"
+    node.dirty += changed
+    if replies is None:
+        return R.CZERO * m
+    return b"".join(replies)
+
+
+_POP2 = b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n".__mod__  # member, score as a bulk (RESP2)
+_POP3 = b"*2\r\n$%d\r\n%b\r\n,%b\r\n".__mod__  # member, score as a double (RESP3)
+_G17 = b"%.17g".__mod__
+
+
+def _zpop_batch(c, columns, m, last: bool):
+    """m "ZPOPMIN key" (or ZPOPMAX) on one key: the first (last) m entries taken as one slice.
+
+    Popping m times from one end is removing the m lowest (highest) entries,
+    in order; once the set is empty it is deleted (the request that empties
+    it does that) and the requests left reply an empty array, as for a
+    missing key.
+    """
+    if len(columns) != 2:
+        return None  # a count: the handler
+    key = _one_key(c, columns[1], m)
+    if key is None:
+        return None
+    db = c.db
+    z = db.data.get(key)
+    if z is None:
+        return EMPTY_ARRAY * m
+    if z.__class__ is not ZSet:
+        return None  # WRONGTYPE
+    n = len(z.dict)
+    if not n:
+        return None
+    k = n if n < m else m
+    sl = z.sl
+    if last:
+        items = sl[n - k:]
+        items.reverse()
+        del sl[n - k:]
+    else:
+        items = sl[:k]
+        del sl[:k]
+    scores, members = zip(*items)
+    d = z.dict
+    deque(map(d.__delitem__, members), 0)
+    z.scan_cache = None
+    node = c.node
+    node.dirty += k
+    if k == n:
+        db.delete(key)
+    else:
+        db.access[key] = node.lru_clock
+    if -inf < items[0][0] < inf and -inf < items[-1][0] < inf:
+        texts = list(map(_G17, scores))  # sorted: the ends bound the rest
+    else:
+        texts = list(map(score_text, scores))
+    if c.resp.version == 2:
+        out = b"".join(map(_POP2, zip(map(len, members), members, map(len, texts), texts)))
+    else:
+        out = b"".join(map(_POP3, zip(map(len, members), members, texts)))
+    if k < m:
+        out += EMPTY_ARRAY * (m - k)
+    return out
+
+
+@batch("zpopmin")
+def zpopmin_batch(c, columns, m):
+    return _zpop_batch(c, columns, m, False)
+
+
+@batch("zpopmax")
+def zpopmax_batch(c, columns, m):
+    return _zpop_batch(c, columns, m, True)
