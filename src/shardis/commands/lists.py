@@ -20,7 +20,7 @@ next to the commands it interrupts.
 
 from __future__ import annotations
 
-from itertools import islice
+from itertools import chain, islice, repeat, starmap
 
 from ..keyspace import notify as kn
 from ..keyspace.blocking import (
@@ -34,7 +34,7 @@ from ..keyspace.blocking import (
 from ..keyspace.objects import List
 from ..protocol.resp import bulk, bulk_array
 from ..server import replies as R
-from ..server.commandtable import KeySpecError, command, subcommand
+from ..server.commandtable import KeySpecError, batch, command, subcommand
 from .strings import parse_int
 
 LIST_HEAD = 0
@@ -937,3 +937,308 @@ def client_unblock_command(c, argv):
     if target is not None and client_unblock(target, error):
         return R.CONE
     return R.CZERO
+
+
+# --- batch forms (a pipeline of one command at once, see commandtable.batch) ----------------------
+#
+# Each form does what the handler does m times, in one pass of C-level
+# operations where it can: a list is always quicklist-encoded in Redis 7.0
+# (no conversion to follow), so the state of a batch is the elements, the
+# keys created or deleted, the LRU clock, hit/miss counts and dirty.  Every
+# form declines (returns None having changed nothing) when keyspace events
+# are on, when a key has a TTL (lazy expiry is decided per request), when a
+# key is WATCHed, when a client waits on a pushed key, or when a request
+# would reply an error (wrong type, not an integer).
+
+_INT_REPLY = b":%d\r\n".__mod__
+_BULK_REPLY = b"$%d\r\n%b\r\n".__mod__
+_TWO_DIGITS = [b"%02d" % i for i in range(100)]
+_ONE_OR_TWO_DIGITS = [b"%d" % i for i in range(100)]
+
+
+def _counting_replies(first: int, last: int, step: int) -> bytes:
+    """The integer replies first, first+step, ... last (0 <= first, 0 < step < 100), joined.
+
+    The lengths a run of pushes onto one list replies with.  Formatting an
+    integer costs more than the push itself, so the numbers are written a
+    hundred at a time: those sharing ``n // 100`` differ only in their two
+    last digits, which are looked up, and one join per hundred writes
+    ":<high><low>\\r\\n" for each.
+    """
+    out = []
+    n = first
+    while n <= last:
+        high = n // 100
+        low = n - high * 100
+        count = (min(last, high * 100 + 99) - n) // step + 1
+        if high:
+            head = b":%d" % high
+            table = _TWO_DIGITS
+        else:
+            head = b":"
+            table = _ONE_OR_TWO_DIGITS  # no leading zero below 100
+        out.append(head + (b"\r\n" + head).join(table[low:low + (count - 1) * step + 1:step]) + b"\r\n")
+        n += count * step
+    return b"".join(out)
+
+
+def _batch_declines(c, db, keys) -> bool:
+    """The conditions every list batch form declines on (``keys``: the distinct keys)."""
+    if c.node.notify_flags:
+        return True
+    expires = db.expires
+    if expires and not expires.keys().isdisjoint(keys):
+        return True
+    watched = db.watched
+    return bool(watched) and not watched.keys().isdisjoint(keys)
+
+
+def _create_lists(db, keys) -> None:
+    """dbAdd of an empty list for each of ``keys`` (missing, no TTL, not watched), in this order.
+
+    What ``Database.set`` does for such a key (the caller declined keyspace
+    events): the slot index in cluster mode and the value; the caller sets
+    the LRU clock of every key it touched, in order of first appearance.
+    """
+    data = db.data
+    index = db.slot_index
+    for key in keys:
+        if index is not None:
+            index.add(key)
+        data[key] = List()
+
+
+def _push_batch(c, columns, m: int, where: int):
+    """m LPUSH/RPUSH requests: the elements of every request in one extend per key."""
+    db = c.db
+    keys = columns[1]
+    key = keys[0]
+    single = keys.count(key) == m
+    distinct = (key,) if single else list(dict.fromkeys(keys))
+    if _batch_declines(c, db, distinct):
+        return None
+    blocking = db.blocking
+    if blocking and not blocking.keys().isdisjoint(distinct):
+        return None  # a waiter must be served after the push that wakes it: the handler's route
+    data = db.data
+    missing = []
+    for k in distinct:
+        v = data.get(k)
+        if v is None:
+            missing.append(k)
+        elif v.__class__ is not List:
+            return None  # WRONGTYPE
+    # Decided: from here on every request succeeds.
+    width = len(columns) - 2  # elements per request
+    node = c.node
+    if missing:
+        _create_lists(db, missing)
+    if single:
+        lst = data[key]
+        n0 = len(lst)
+        if width == 1:
+            values = columns[2]
+        else:
+            # row by row: request 1's elements, then request 2's ... as m pushes add them
+            values = list(chain.from_iterable(zip(*columns[2:])))
+        if where == LIST_HEAD:
+            lst.extendleft(values)
+        else:
+            lst.extend(values)
+        db.access[key] = node.lru_clock
+        node.dirty += m * width
+        return _counting_replies(n0 + width, n0 + width * m, width)
+    lists = {k: data[k] for k in distinct}
+    lengths = []
+    if width == 1:
+        if where == LIST_HEAD:
+            for k, v in zip(keys, columns[2]):
+                lst = lists[k]
+                lst.appendleft(v)
+                lengths.append(len(lst))
+        else:
+            for k, v in zip(keys, columns[2]):
+                lst = lists[k]
+                lst.append(v)
+                lengths.append(len(lst))
+    else:
+        for k, row in zip(keys, zip(*columns[2:])):
+            lst = lists[k]
+            if where == LIST_HEAD:
+                lst.extendleft(row)
+            else:
+                lst.extend(row)
+            lengths.append(len(lst))
+    db.access.update(zip(distinct, repeat(node.lru_clock)))
+    node.dirty += m * width
+    return b"".join(map(_INT_REPLY, lengths))
+
+
+@batch("lpush")
+def lpush_batch(c, columns, m):
+    return _push_batch(c, columns, m, LIST_HEAD)
+
+
+@batch("rpush")
+def rpush_batch(c, columns, m):
+    return _push_batch(c, columns, m, LIST_TAIL)
+
+
+def _bulk_replies(items: list) -> bytes:
+    """One bulk-string reply per element, joined (``_elements_reply`` without the array header)."""
+    n = len(items)
+    parts = [b""] * (2 * n + 1)
+    try:
+        parts[0:-1:2] = map(_BULK_HEADER.__getitem__, map(len, items))
+    except IndexError:
+        return b"".join(map(_BULK_REPLY, zip(map(len, items), items)))
+    parts[1:-1:2] = items
+    return b"\r\n".join(parts)
+
+
+def _pop_batch(c, columns, m: int, where: int):
+    """m LPOP/RPOP requests without a count: the pops of each key in one C-level pass.
+
+    A list that runs out in the batch is deleted where the handler deletes
+    it (after its last element), and the requests after that find no key.
+    """
+    if len(columns) != 2:
+        return None  # with a count: the handler
+    db = c.db
+    keys = columns[1]
+    key = keys[0]
+    single = keys.count(key) == m
+    distinct = (key,) if single else list(dict.fromkeys(keys))
+    if _batch_declines(c, db, distinct):
+        return None
+    data = db.data
+    for k in distinct:
+        v = data.get(k)
+        if v is not None and (v.__class__ is not List or not v):
+            return None  # WRONGTYPE (or an empty list, which is never stored)
+    node = c.node
+    null = c.resp.null
+    if single:
+        lst = data.get(key)
+        if lst is None:
+            return null * m  # lookup_write of a missing key counts nothing
+        n = len(lst)
+        pop = lst.popleft if where == LIST_HEAD else lst.pop
+        if m < n:
+            items = list(starmap(pop, repeat((), m)))
+            db.access[key] = node.lru_clock
+            node.dirty += m
+            return _bulk_replies(items)
+        items = list(starmap(pop, repeat((), n)))
+        db.delete(key)  # the last element gone: the key goes with it
+        node.dirty += n
+        return _bulk_replies(items) + null * (m - n)
+    lists = {k: data.get(k) for k in distinct}
+    out = []
+    popped = 0
+    for k in keys:
+        lst = lists[k]
+        if lst:
+            v = lst.popleft() if where == LIST_HEAD else lst.pop()
+            out.append(b"$%d\r\n%b\r\n" % (len(v), v))
+            popped += 1
+        else:
+            out.append(null)
+    access = db.access
+    clock = node.lru_clock
+    for k, lst in lists.items():
+        if lst is None:
+            continue
+        access[k] = clock
+        if not lst:
+            db.delete(k)
+    node.dirty += popped
+    return b"".join(out)
+
+
+@batch("lpop")
+def lpop_batch(c, columns, m):
+    return _pop_batch(c, columns, m, LIST_HEAD)
+
+
+@batch("rpop")
+def rpop_batch(c, columns, m):
+    return _pop_batch(c, columns, m, LIST_TAIL)
+
+
+def _range_reply(lst: List, start: int, end: int) -> bytes:
+    """LRANGE's reply for a list and parsed indexes (the handler's last steps)."""
+    rng = _normalize_range(start, end, len(lst))
+    if rng is None:
+        return b"*0\r\n"
+    return _elements_reply(_slice(lst, *rng))
+
+
+@batch("lrange")
+def lrange_batch(c, columns, m):
+    """m LRANGE requests: read-only, so each distinct (key, start, end) is answered once.
+
+    The lists cannot change within the batch, so m identical requests (the
+    usual pipeline) cost one range and a repeated reply; the hit/miss counts
+    and LRU clock are those of m lookups.
+    """
+    db = c.db
+    keys, starts, ends = columns[1], columns[2], columns[3]
+    key, s0, e0 = keys[0], starts[0], ends[0]
+    data = db.data
+    if keys.count(key) == m and starts.count(s0) == m and ends.count(e0) == m:
+        start = parse_int(s0)
+        end = parse_int(e0)
+        if start is None or end is None:
+            return None  # the handler's error
+        expires = db.expires
+        if expires and key in expires:
+            return None
+        lst = data.get(key)
+        if lst is None:
+            if c.node.notify_flags:
+                return None  # keymiss events
+            db.misses += m
+            return b"*0\r\n" * m
+        if lst.__class__ is not List:
+            return None  # WRONGTYPE
+        reply = _range_reply(lst, start, end)
+        db.hits += m
+        db.access[key] = c.node.lru_clock
+        return reply * m
+    indexes = {}
+    for a in chain(dict.fromkeys(starts), dict.fromkeys(ends)):
+        v = parse_int(a)
+        if v is None:
+            return None
+        indexes[a] = v
+    distinct = list(dict.fromkeys(keys))
+    expires = db.expires
+    if expires and not expires.keys().isdisjoint(distinct):
+        return None
+    lists = {}
+    for k in distinct:
+        v = data.get(k)
+        if v is not None and v.__class__ is not List:
+            return None
+        lists[k] = v
+    misses = sum(1 for k in keys if lists[k] is None) if None in lists.values() else 0
+    if misses and c.node.notify_flags:
+        return None
+    cache = {}
+    out = []
+    for request in zip(keys, starts, ends):
+        reply = cache.get(request)
+        if reply is None:
+            lst = lists[request[0]]
+            if lst is None:
+                reply = b"*0\r\n"
+            else:
+                reply = _range_reply(lst, indexes[request[1]], indexes[request[2]])
+            cache[request] = reply
+        out.append(reply)
+    db.misses += misses
+    db.hits += m - misses
+    clock = c.node.lru_clock
+    db.access.update((k, clock) for k, v in lists.items() if v is not None)
+    return b"".join(out)
