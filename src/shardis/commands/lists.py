@@ -970,7 +970,10 @@ def _counting_replies(first: int, last: int, step: int) -> bytes:
     while n <= last:
         high = n // 100
         low = n - high * 100
-        count = (min(last, high * 100 + 99) - n) // step + 1
+        end = high * 100 + 99
+        if end > last:
+            end = last
+        count = (end - n) // step + 1
         if high:
             head = b":%d" % high
             table = _TWO_DIGITS
