@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shardis.cluster.index import SlotIndex
+from shardis.protocol import resp
 from shardis.commands import sets as setmod
 from shardis.keyspace.objects import Set
 from shardis.server.commandtable import TABLE
@@ -77,7 +78,7 @@ def count_batches(monkeypatch, name: bytes) -> list:
 
 # --- states and pipelines drawn by hypothesis ----------------------------------------------------------
 
-SET_KINDS = ["intset", "hashset", "one", "bigset", "bigint", "sample", "block", "del"]
+SET_KINDS = ["intset", "hashset", "one", "bigset", "bigtracked", "bigint", "sample", "block", "del"]
 BASE_KINDS = ["string", "list", "ttl", "past-ttl", "watch"]
 
 set_state_ops = st.lists(
@@ -102,6 +103,9 @@ def apply_set_state(t: Twin, ops) -> None:
             t.setup("SADD", key, "only")
         elif kind == "bigset":
             t.setup("SADD", key, *[b"element:%012d" % i for i in range(160)])
+        elif kind == "bigtracked":
+            t.setup("SADD", key, *[b"m%d" % i for i in range(200)])
+            t.setup("SRANDMEMBER", key)
         elif kind == "bigint":
             t.setup("SADD", key, *range(1000, 1160))
         elif kind == "sample":
@@ -165,6 +169,29 @@ def test_set_pipelines_at_once_equal_their_requests_one_by_one(data, notify, ops
         t.pipeline(data.draw(set_pipeline()))
 
 
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    size=st.sampled_from([1, 2, 5, 127, 128, 140, 160, 300]),
+    ints=st.booleans(),
+    sample=st.booleans(),
+)
+def test_spop_and_sadd_pipelines_on_one_set(data, size, ints, sample):
+    # A set of every size around SAMPLE_INDEX_MIN, with or without its side
+    # index, popped and refilled by pipelines: the draws, the side index
+    # kept by SADD and the key's deletion when a batch empties it.
+    t = SeededTwin()
+    t.setup("SADD", "s", *[(b"%d" % i if ints else b"m%d" % i) for i in range(size)])
+    if sample:
+        t.setup("SRANDMEMBER", "s")
+    for _ in range(data.draw(st.integers(1, 6))):
+        m = data.draw(st.integers(3, 40))
+        if data.draw(st.booleans()):
+            t.pipeline([[b"SPOP", b"s"]] * m)
+        else:
+            t.pipeline([[b"SADD", b"s", data.draw(members)] for _ in range(m)])
+
+
 # --- the batch forms are taken, and do what the handler does --------------------------------------------
 
 
@@ -196,7 +223,8 @@ def test_sadd_with_several_members_counts_per_request(monkeypatch):
     assert t.batch.node.dbs[0].data[b"s"].encoding == b"hashtable"  # "x" converted the intset
     wide = [[b"SADD", b"w"] + [b"%d" % (i * 3 + j) for j in range(12)] for i in range(4)]
     assert t.pipeline(wide) == b":12\r\n:3\r\n:3\r\n:3\r\n"
-    assert taken == [True, True]
+    # (requests that wide are batched when split_uniform takes that many arguments)
+    assert taken == [True] + [True] * (len(wide[0]) <= resp.UNIFORM_MAX_ARGS)
 
 
 def test_sadd_crosses_the_intset_limit_inside_a_batch(monkeypatch):

@@ -21,12 +21,14 @@ Random fields and HSCAN cursors share the side index of commands/sets.py.
 from __future__ import annotations
 
 import random
+from itertools import compress, repeat
+from operator import is_not
 
 from ..keyspace import notify as kn
 from ..keyspace.objects import Hash
 from ..protocol.resp import bulk
 from ..server import replies as R
-from ..server.commandtable import command
+from ..server.commandtable import batch, command
 from . import sets as _side
 from .strings import format_long_double, ld_add, parse_int, parse_long_double
 
@@ -469,3 +471,110 @@ def hscan_command(c, argv):
         items.append(f)
         items.append(h[f])
     return _side.scan_reply(cursor, items)
+
+
+# --- batch forms (a pipeline of one command at once: connection.run_uniform) ----------------------
+#
+# Each does exactly what its handler would do request by request, or declines
+# (returns None) having changed nothing; see the batch forms of commands/sets.py.
+
+
+@batch("hset")
+def hset_batch(c, columns, m):
+    """m HSETs to one key: one ``dict.update`` for every pair, replies from one membership pass.
+
+    A dict keeps the insertion order a listpack has, whether the pairs
+    arrive one by one or in one update.  The encoding ends where the
+    handler's conversions would leave it: a listpack becomes a hashtable
+    when any field or value is longer than hash-max-listpack-value, or when
+    a field is added to a hash already at hash-max-listpack-entries -- a hash
+    only grows here, so that is "a field was added and the hash ends past the
+    limit".  A missing key is created as the first request would create it.
+    """
+    nargs = len(columns)
+    if nargs & 1:
+        return None  # an odd count: every request is an arity error
+    keys = columns[1]
+    key = keys[0]
+    if keys.count(key) != m:
+        return None
+    db = c.db
+    node = c.node
+    if node.notify_flags or db.watched or (db.expires and key in db.expires):
+        return None
+    h = db.data.get(key)
+    if h is not None and h.__class__ is not Hash:
+        return None  # WRONGTYPE
+    fields = _side.flatten_columns(columns, 2, 2)
+    values = _side.flatten_columns(columns, 3, 2)
+    if h is None:
+        h = Hash()
+        db.set(key, h)
+    present = list(map(h.__contains__, fields))
+    before = len(h)
+    h.update(zip(fields, values))
+    added = len(h) - before
+    flags = _side.gains(fields, present, added)
+    if h.encoding == b"listpack":
+        cfg = node.config
+        limit = cfg["hash-max-listpack-value"]
+        if (
+            max(map(len, fields)) > limit
+            or max(map(len, values)) > limit
+            or (added and len(h) > cfg["hash-max-listpack-entries"])
+        ):
+            h.encoding = b"hashtable"
+    if added and _side._TRACKED:
+        for f in compress(fields, flags):
+            _side.note_added(h, f)
+    node.dirty += len(fields)
+    db.access[key] = node.lru_clock
+    return _side.count_replies(flags, (nargs - 2) // 2)
+
+
+_NO_HASH = Hash()  # what a missing key reads as (never modified)
+_HASH_ONLY = {Hash}
+
+
+@batch("hget")
+def hget_batch(c, columns, m):
+    """m HGETs: the lookups (statistics, LRU clock) and field reads in C-level passes."""
+    db = c.db
+    keys = columns[1]
+    key = keys[0]
+    expires = db.expires
+    if keys.count(key) == m:
+        if expires and key in expires:
+            return None
+        h = db.data.get(key)
+        if h is None:
+            if c.node.notify_flags:
+                return None  # keymiss events
+            db.misses += m
+            return c.resp.null * m
+        if h.__class__ is not Hash:
+            return None
+        db.hits += m
+        db.access[key] = c.node.lru_clock
+        values = list(map(h.get, columns[2]))
+    else:
+        if expires and not expires.keys().isdisjoint(keys):
+            return None
+        hashes = list(map(db.data.get, keys, repeat(_NO_HASH)))
+        if set(map(type, hashes)) != _HASH_ONLY:
+            return None
+        hit = list(map(is_not, hashes, repeat(_NO_HASH)))
+        hits = hit.count(True)
+        if hits < m:
+            if c.node.notify_flags:
+                return None
+            db.misses += m - hits
+            db.access.update(zip(compress(keys, hit), repeat(c.node.lru_clock)))
+        else:
+            db.access.update(zip(keys, repeat(c.node.lru_clock)))
+        db.hits += hits
+        values = list(map(dict.get, hashes, columns[2]))
+    if None in values:
+        null = c.resp.null
+        return b"".join([null if v is None else b"$%d\r\n%b\r\n" % (len(v), v) for v in values])
+    return _side.bulk_replies(values)
