@@ -28,11 +28,15 @@ members = st.one_of(
     st.sampled_from([b"a", b"b", b"c", b"m1", b"m2", b"element:000000000042", b""]),
     st.binary(min_size=0, max_size=10),
 )
-scores = st.one_of(
+valid_scores = st.one_of(
     st.integers(0, 10**12 - 1).map(lambda i: b"%012d" % i),  # redis-benchmark's
     st.integers(-5, 5).map(lambda i: b"%d" % i),
-    st.sampled_from([b"1.5", b"-2.25", b"0", b"-0", b"+0", b"0.0", b"-0.0", b"inf", b"-inf", b"+inf", b"1e400",
-                     b"nan", b"abc", b"", b" 1", b"1 ", b"0x10", b"1e-400", b"NX", b"CH", b"9999999999999999"]),
+    st.sampled_from([b"1.5", b"-2.25", b"0", b"+0", b"0.0", b"inf", b"-inf", b"+inf", b"0x10", b"9999999999999999"]),
+)
+scores = st.one_of(
+    *[valid_scores] * 10,
+    # -0 (stored as 0 in a listpack, kept in a skiplist), and what the handler refuses
+    st.sampled_from([b"-0", b"-0.0", b"1e400", b"1e-400", b"nan", b"abc", b"", b" 1", b"1 ", b"NX", b"CH"]),
 )
 
 ZADD = st.tuples(st.just(b"ZADD"), keys, scores, members)
@@ -41,9 +45,9 @@ ZADD_OPT = st.tuples(st.just(b"ZADD"), keys, st.sampled_from([b"NX", b"XX", b"CH
 POP_COUNT = st.sampled_from([b"0", b"1", b"2", b"5", b"-1", b"x"])
 
 CASES = {
-    "ZADD": st.one_of(ZADD, ZADD, ZADD, ZADD_MANY, ZADD_OPT),
-    "ZPOPMIN": st.one_of(st.tuples(st.just(b"ZPOPMIN"), keys), st.tuples(st.just(b"ZPOPMIN"), keys, POP_COUNT)),
-    "ZPOPMAX": st.one_of(st.tuples(st.just(b"ZPOPMAX"), keys), st.tuples(st.just(b"ZPOPMAX"), keys, POP_COUNT)),
+    "ZADD": st.one_of(*[ZADD] * 6, ZADD_MANY, ZADD_OPT),
+    "ZPOPMIN": st.one_of(*[st.tuples(st.just(b"ZPOPMIN"), keys)] * 3, st.tuples(st.just(b"ZPOPMIN"), keys, POP_COUNT)),
+    "ZPOPMAX": st.one_of(*[st.tuples(st.just(b"ZPOPMAX"), keys)] * 3, st.tuples(st.just(b"ZPOPMAX"), keys, POP_COUNT)),
     "ZSCORE": st.tuples(st.just(b"ZSCORE"), keys, members),
     "ZCARD": st.tuples(st.just(b"ZCARD"), keys),
 }
@@ -52,8 +56,8 @@ CASES = {
 zstate_ops = st.lists(
     st.one_of(
         st.tuples(st.sampled_from(["string", "list", "ttl", "past-ttl", "watch"]), keys),
-        st.tuples(st.just("zset"), keys, st.lists(st.tuples(scores, members), min_size=1, max_size=6)),
-        st.tuples(st.just("zset-big"), keys, st.integers(1, 40)),
+        *[st.tuples(st.just("zset"), keys, st.lists(st.tuples(scores, members), min_size=1, max_size=6))] * 2,
+        *[st.tuples(st.just("zset-big"), keys, st.integers(1, 40))] * 2,
         st.tuples(st.just("zset-ttl"), keys),
         st.tuples(st.just("bzpop"), keys),
     ),
@@ -118,13 +122,13 @@ limits = st.one_of(st.none(), st.tuples(st.sampled_from([0, 1, 3, 8]), st.sample
 
 @pytest.mark.parametrize("name", sorted(CASES))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), notify=st.booleans(), resp3=st.booleans(), lim=limits, ops=zstate_ops)
+@given(data=st.data(), notify=st.sampled_from([False, False, True]), resp3=st.booleans(), lim=limits, ops=zstate_ops)
 def test_a_zset_pipeline_at_once_equals_its_requests_one_by_one(name, data, notify, resp3, lim, ops):
     t = new_twin(notify, resp3, lim)
     apply_zstate(t, ops)
     for _ in range(data.draw(st.integers(1, 4))):
         first = data.draw(CASES[name])
-        if data.draw(st.booleans()):
+        if data.draw(st.sampled_from([True, True, False])):
             # redis-benchmark's shape: one key for the whole pipeline
             rest = data.draw(
                 st.lists(CASES[name].filter(lambda r: shape(r) == shape(first)).map(lambda r: r[:1] + first[1:2] + r[2:]),
@@ -135,6 +139,46 @@ def test_a_zset_pipeline_at_once_equals_its_requests_one_by_one(name, data, noti
         t.pipeline([list(first)] + [list(r) for r in rest])
         assert blocked_view(t.batch) == blocked_view(t.single)
         check_sets(t.batch)
+
+
+one_key_pipelines = st.lists(
+    st.one_of(
+        st.lists(st.tuples(valid_scores, members), min_size=3, max_size=24).map(
+            lambda pairs: [[b"ZADD", b"z", s, m] for s, m in pairs]
+        ),
+        st.tuples(st.sampled_from([b"ZPOPMIN", b"ZPOPMAX"]), st.one_of(st.integers(3, 5), st.integers(3, 24))).map(
+            lambda p: [[p[0], b"z"]] * p[1]
+        ),
+        st.lists(members, min_size=3, max_size=8).map(lambda ms: [[b"ZSCORE", b"z", m] for m in ms]),
+        # positional reads build the SortedList's index, which the batch forms then keep or drop
+        st.sampled_from([[b"ZRANGE", b"z", b"-3", b"-1"], [b"ZRANGE", b"z", b"7", b"9"], [b"ZRANK", b"z", b"s5"]]),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pipelines=one_key_pipelines, resp3=st.booleans(), lim=limits, seed=st.integers(0, 60),
+       load=st.sampled_from([None, 4, 7, 16]))
+def test_batches_on_one_key_equal_their_requests(pipelines, resp3, lim, seed, load):
+    # the shape the batch forms take: their own rules (new members, repeats,
+    # conversions, the key created and emptied) rather than their declines;
+    # a small SortedList load factor makes small sets span many sublists,
+    # so that batches split, shrink and merge them
+    t = new_twin(False, resp3, lim)
+    if seed:
+        t.setup("ZADD", "z", *[x for i in range(seed) for x in (b"%d" % (i * 37 % 23), b"s%d" % i)])
+        if load:
+            for side in (t.batch, t.single):
+                side.node.dbs[0].data[b"z"].sl._reset(load)
+    for reqs in pipelines:
+        if len(reqs) > 2 and isinstance(reqs[0], list):
+            t.pipeline(reqs)
+        else:
+            t.setup(*reqs)
+        check_sets(t.batch)
+        check_sets(t.single)
 
 
 # --- the batch forms are taken for their shapes, and declined for the rest ----------------------------
@@ -171,11 +215,14 @@ def test_zadd_batch_counts_new_members_per_request(taken):
     z = t.batch.node.dbs[0].data[b"z"]
     assert list(z.sl) == [(1.0, b"c"), (2.0, b"b"), (3.0, b"a"), (6.0, b"old")]
     assert t.batch.node.dirty == t.single.node.dirty == 1 + 5  # the setup, then all but "5 old"
+    # a member repeated, no score changing: nothing to do
+    assert t.pipeline(zadds(b"z", [(b"1", b"c"), (b"2", b"b"), (b"1", b"c")])) == b":0\r\n" * 3
+    assert t.batch.node.dirty == 6
     # distinct members, the benchmark's shape: new ones, moved ones, unchanged ones
     reqs = zadds(b"z", [(b"000000000007", b"element:%012d" % i) for i in range(10)] + [(b"6", b"old"), (b"9", b"b")])
     assert t.pipeline(reqs) == b":1\r\n" * 10 + b":0\r\n:0\r\n"
-    assert taken["zadd"] == [True, True]
-    assert t.uniform_runs == 2
+    assert taken["zadd"] == [True, True, True]
+    assert t.uniform_runs == 3
 
 
 def test_zadd_batch_creates_the_key_and_converts_at_the_limits(taken):
@@ -273,3 +320,49 @@ def test_zpop_batch_declines_counts_wrong_types_and_watched_keys(taken):
     t.pipeline([[b"ZPOPMIN", b"w"]] * 3)
     assert t.batch.watcher.dirty_cas
     assert taken["zpopmin"] == [False] * 3
+
+
+# --- the SortedList helpers against SortedList's own operations ----------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    load=st.sampled_from([4, 5, 8, 1000]),
+    start=st.lists(st.integers(0, 300), unique=True, max_size=200),
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("insert"), st.lists(st.integers(0, 300), max_size=12)),
+            # clustered: into one sublist, over and over, until it splits
+            st.tuples(st.just("insert"), st.integers(0, 300).flatmap(lambda b: st.lists(st.integers(b, b + 30), max_size=12))),
+            st.tuples(st.sampled_from(["head", "tail"]), st.integers(1, 12)),
+            st.tuples(st.just("index"), st.integers(0, 300)),
+        ),
+        max_size=20,
+    ),
+)
+def test_sortedlist_helpers_keep_its_layout_sound(load, start, steps):
+    from shardis.commands.zsets import _sl_insert, _sl_take
+    from sortedcontainers import SortedList
+
+    sl = SortedList()
+    sl._reset(load)
+    sl.update((float(i), b"m%d" % i) for i in start)
+    ref = sorted(sl)
+    for kind, arg in steps:
+        if kind == "insert":
+            new = sorted({(float(i), b"m%d" % i) for i in arg} - set(ref))
+            _sl_insert(sl, new[::-1])  # in no particular order
+            ref = sorted(ref + new)
+        elif kind == "index":
+            if ref:
+                assert sl[arg % len(ref)] == ref[arg % len(ref)]  # builds the positional index
+        elif ref:
+            k = min(arg, len(ref))
+            got = _sl_take(sl, k, kind == "tail")
+            want = ref[:k] if kind == "head" else ref[-k:][::-1]
+            ref = ref[k:] if kind == "head" else ref[:-k]
+            assert got == want
+        sl._check()
+        assert list(sl) == ref and len(sl) == len(ref)
+        if ref:
+            assert sl.index(ref[-1]) == len(ref) - 1 and sl[len(ref) // 2] == ref[len(ref) // 2]

@@ -40,10 +40,13 @@ from __future__ import annotations
 
 import random
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
+from itertools import compress, repeat
 from math import copysign, inf, nextafter
-from operator import eq
+from operator import is_, ne
+
+from sortedcontainers import SortedList
 
 from ..keyspace import notify as kn
 from ..keyspace.blocking import (
@@ -1715,6 +1718,92 @@ def zscan_command(c, argv):
 # a TTL on the key, clients blocked on it, a request that would fail.
 
 
+# The batch forms change a SortedList by runs of entries where its public API
+# goes one entry at a time: add() is a dozen Python steps per entry, and
+# popping from the front moves the first sublist once per entry.  They use
+# its layout instead (sortedcontainers 2.x, see SortedList._check): ``_lists``
+# are sorted sublists of at most 2 * ``_load`` entries and, all but the last,
+# of more than ``_load`` / 2; ``_maxes`` holds each sublist's last entry;
+# ``_len`` the total; ``_index`` is a positional tree over the sublist
+# lengths that may be emptied at any time (SortedList rebuilds it on demand,
+# and empties it itself on every split).  Without that layout, the public API.
+_SL_LAYOUT = all(hasattr(SortedList(), a) for a in ("_lists", "_maxes", "_index", "_len", "_load", "_offset"))
+
+
+def _sl_insert(sl, entries: list) -> None:
+    """Add distinct entries absent from ``sl``: insorted into their sublists in C, then oversized sublists split.
+
+    Each entry goes to the sublist add() would choose (the first whose
+    last entry is greater, else the last one); a sublist that ends up over
+    2 * load is split at load, as add() does.  Fewer than load entries keep
+    every sublist under 3 * load, so one split per sublist is enough.
+    """
+    maxes = sl._maxes if _SL_LAYOUT else None
+    if not maxes or len(entries) > sl._load:
+        sl.update(entries)
+        return
+    lists = sl._lists
+    top = len(maxes) - 1
+    poss = list(map(bisect_right, repeat(maxes), entries))
+    if top + 1 in poss:
+        poss = list(map(min, poss, repeat(top)))
+    deque(map(insort, map(lists.__getitem__, poss), entries), 0)
+    maxes[top] = lists[top][-1]
+    sl._len += len(entries)
+    del sl._index[:]
+    load = sl._load
+    double = load << 1
+    for pos in sorted(set(poss), reverse=True):  # from the end: a split shifts the sublists after it
+        part = lists[pos]
+        if len(part) > double:
+            half = part[load:]
+            del part[load:]
+            maxes[pos] = part[-1]
+            lists.insert(pos + 1, half)
+            maxes.insert(pos + 1, half[-1])
+
+
+def _sl_take(sl, k: int, last: bool) -> list:
+    """Remove the k lowest entries (``last``: the k highest) and return them in pop order.
+
+    When the end sublist keeps more than load / 2 entries (or is the only
+    one) that is one slice deletion -- k pops would each have moved it --
+    and the lengths on the index path; otherwise SortedList's own slice
+    deletion, which merges sublists as its pops would.
+    """
+    if _SL_LAYOUT:
+        lists = sl._lists
+        pos = len(lists) - 1 if last else 0
+        part = lists[pos]
+        if len(part) - k > sl._load >> 1 or (len(lists) == 1 and len(part) > k):
+            if last:
+                taken = part[-k:]
+                del part[-k:]
+                sl._maxes[pos] = part[-1]
+                taken.reverse()
+            else:
+                taken = part[:k]
+                del part[:k]
+            sl._len -= k
+            index = sl._index
+            if index:
+                child = sl._offset + pos
+                while child > 0:
+                    index[child] -= k
+                    child = (child - 1) >> 1
+                index[0] -= k
+            return taken
+    n = len(sl)
+    if last:
+        taken = sl[n - k:]
+        del sl[n - k:]
+        taken.reverse()
+    else:
+        taken = sl[:k]
+        del sl[:k]
+    return taken
+
+
 def _one_key(c, keys, m):
     """The batch's key when every request names it and nothing per request applies to it, else None."""
     key = keys[0]
@@ -1790,24 +1879,25 @@ def zadd_batch(c, columns, m):
         db.access[key] = node.lru_clock
     if len(set(members)) == m:
         old = list(map(d.get, members))
-        unchanged = list(map(eq, old, scores)).count(True)
-        if unchanged == m:
+        moves = list(map(ne, old, scores))  # a new member, or a new score (None != any score)
+        changed = moves.count(True)
+        if not changed:
             return R.CZERO * m
         fresh = old.count(None)
-        moved = m - unchanged - fresh
-        if moved:
+        if changed > fresh:
             remove = sl.remove
-            for s, member, o in zip(scores, members, old):
-                if o is not None and o != s:
+            for o, member in compress(zip(old, members), moves):
+                if o is not None:
                     remove((o, member))
-        if unchanged:
-            sl.update([(s, member) for s, member, o in zip(scores, members, old) if o != s])
+        if changed == m:
+            _sl_insert(sl, list(zip(scores, members)))
         else:
-            sl.update(zip(scores, members))
+            _sl_insert(sl, list(compress(zip(scores, members), moves)))
         d.update(zip(members, scores))
-        replies = [R.CONE if o is None else R.CZERO for o in old] if fresh else None
-        inserted = [member for member, o in zip(members, old) if o is None] if fresh else ()
-        changed = m - unchanged
+        if fresh:
+            is_new = list(map(is_, old, repeat(None)))
+            replies = map(_ZADD_REPLY.__getitem__, is_new)  # 1 for a new member, else 0
+            inserted = compress(members, is_new)
     else:
         fresh = changed = 0
         replies = []
@@ -1837,9 +1927,12 @@ def zadd_batch(c, columns, m):
         if len(d) > cfg["zset-max-listpack-entries"] or max(map(len, inserted)) > cfg["zset-max-listpack-value"]:
             z.encoding = b"skiplist"
     node.dirty += changed
-    if replies is None:
+    if not fresh:
         return R.CZERO * m
     return b"".join(replies)
+
+
+_ZADD_REPLY = (R.CZERO, R.CONE)
 
 
 _POP2 = b"*2\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n".__mod__  # member, score as a bulk (RESP2)
@@ -1870,14 +1963,7 @@ def _zpop_batch(c, columns, m, last: bool):
     if not n:
         return None
     k = n if n < m else m
-    sl = z.sl
-    if last:
-        items = sl[n - k:]
-        items.reverse()
-        del sl[n - k:]
-    else:
-        items = sl[:k]
-        del sl[:k]
+    items = _sl_take(z.sl, k, last)
     scores, members = zip(*items)
     d = z.dict
     deque(map(d.__delitem__, members), 0)
@@ -1909,3 +1995,59 @@ def zpopmin_batch(c, columns, m):
 @batch("zpopmax")
 def zpopmax_batch(c, columns, m):
     return _zpop_batch(c, columns, m, True)
+
+
+def _read_batch(c, keys, m):
+    """The values of m ZSCORE/ZCARD keys with lookup_read's accounting, or None (nothing done) to decline.
+
+    Declined: a key with a TTL (expiry is decided per request), a miss
+    while keyspace events are on (keymiss events), a value of another type
+    (WRONGTYPE is an error reply, counted per request).
+    """
+    db = c.db
+    expires = db.expires
+    if expires and not expires.keys().isdisjoint(keys):
+        return None
+    values = list(map(db.data.get, keys))
+    misses = values.count(None)
+    if misses and c.node.notify_flags:
+        return None
+    kinds = set(map(type, values))
+    kinds.discard(_NONE_TYPE)
+    if kinds and kinds != _ZSET_ONLY:
+        return None
+    db.misses += misses
+    db.hits += m - misses
+    clock = c.node.lru_clock
+    if misses:
+        db.access.update((k, clock) for k, v in zip(keys, values) if v is not None)
+    else:
+        db.access.update(zip(keys, repeat(clock)))
+    return values
+
+
+_NONE_TYPE = type(None)
+_ZSET_ONLY = {ZSet}
+_CARD = b":%d\r\n".__mod__
+
+
+@batch("zcard")
+def zcard_batch(c, columns, m):
+    values = _read_batch(c, columns[1], m)
+    if values is None:
+        return None
+    return b"".join([R.CZERO if v is None else _CARD(len(v.dict)) for v in values])
+
+
+@batch("zscore")
+def zscore_batch(c, columns, m):
+    values = _read_batch(c, columns[1], m)
+    if values is None:
+        return None
+    null = c.resp.null
+    double = c.resp.double
+    out = []
+    for v, member in zip(values, columns[2]):
+        s = None if v is None else v.dict.get(member)
+        out.append(null if s is None else double(s))
+    return b"".join(out)
