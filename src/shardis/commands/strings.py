@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
-from itertools import compress, repeat
-from operator import is_not
+from itertools import accumulate, compress, repeat
+from operator import add, is_not, neg
 
 from ..keyspace import notify as kn
 from ..server import replies as R
@@ -1151,3 +1151,166 @@ def set_batch(c, columns, m):
     db.access.update(zip(keys, repeat(node.lru_clock)))
     node.dirty += m
     return R.OK * m
+
+
+# --- batch forms: counters -------------------------------------------------------------------
+#
+# A counter batch succeeds only when no request would fail: every stored
+# value a canonical 64-bit decimal (bytes, or a bytearray that the handler
+# reads the same way and replaces with bytes), every increment one too, no
+# result out of range.  Each key then holds its last result as ``bytes``,
+# as ``incr_command``/``_incr_decr`` leave it.  The per-request steps are
+# C-level passes over the batch: ``int`` mapped over the texts, one
+# ``%``-formatting of all the numbers to check that they were canonical
+# (parse_int's round trip), one more for the replies, whose split gives the
+# values to store.
+
+
+def _parse_counters(texts, m):
+    """parse_int over m texts: (ints, small) or None if any is not a canonical 64-bit decimal.
+
+    ``small``: every number has at most 18 characters (``|n| < 10**18``), so
+    adding 1 or -1 to it fewer than 10**18 times stays in range.  ``b",".join`` also rejects anything that is
+    not a bytes-like value (a stored list, hash... : WRONGTYPE for the handler).
+    """
+    try:
+        joined = b",".join(texts)
+        ints = list(map(int, texts))
+        if (b"%d," * m) % tuple(ints) != joined + b",":
+            return None
+    except (TypeError, ValueError):
+        return None
+    if max(map(len, texts)) <= 18:
+        return ints, True
+    if min(ints) < LLONG_MIN or max(ints) > LLONG_MAX:
+        return None
+    return ints, False
+
+
+def _counter_batch(c, keys, incs, m):
+    """m INCRBYs on ``keys`` of ``incs`` (1 or -1 for every request, or a list of m ints), or None."""
+    db = c.db
+    node = c.node
+    if node.notify_flags or db.watched:
+        return None
+    expires = db.expires
+    if expires and not expires.keys().isdisjoint(keys):
+        return None  # TTLs are kept, but an expired one is reclaimed first: the handler decides
+    blocking = db.blocking
+    if blocking and not blocking.keys().isdisjoint(keys):
+        return None
+    data = db.data
+    first = keys[0]
+    if keys.count(first) == m:
+        # one counter (redis-benchmark without -r): a running sum
+        parsed = _parse_counters([data.get(first, b"0")], 1)
+        if parsed is None:
+            return None
+        old = parsed[0][0]
+        if incs.__class__ is int:
+            results = range(old + incs, old + incs * (m + 1), incs)
+        else:
+            results = list(accumulate(incs, initial=old))
+            del results[0]
+        if min(results) < LLONG_MIN or max(results) > LLONG_MAX:
+            return None  # an overflow error
+        reply = (b":%d\r\n" * m) % tuple(results)
+        if db.slot_index is not None and first not in data:
+            db.slot_index.add(first)
+        data[first] = b"%d" % results[-1]
+        db.access[first] = node.lru_clock
+        node.dirty += m
+        return reply
+    if incs.__class__ is int:
+        # INCR, DECR: a missing counter's result needs no arithmetic, only the
+        # present ones are parsed and formatted; ``texts`` (key -> new value,
+        # in request order) also tells whether a key repeats
+        values = list(map(data.get, keys))
+        texts = dict.fromkeys(keys, b"%d" % incs)
+        if len(texts) == m:
+            present = list(filter(None, values))
+            n = len(present)
+            if n:
+                if n != m - values.count(None):
+                    return None  # an empty string: not an integer
+                parsed = _parse_counters(present, n)
+                if parsed is None:
+                    return None
+                olds, small = parsed
+                results = list(map(add, olds, repeat(incs)))
+                if not small and (min(results) < LLONG_MIN or max(results) > LLONG_MAX):
+                    return None  # an overflow error
+                # the present keys are those whose value is truthy (no empty value is left)
+                texts.update(zip(compress(keys, values), ((b"%d," * n) % tuple(results))[:-1].split(b",")))
+            _store_counters(db, node, texts, m)
+            return b":" + b"\r\n:".join(texts.values()) + b"\r\n"
+    return _counter_batch_general(c, keys, incs, m)
+
+
+def _counter_batch_general(c, keys, incs, m):
+    """_counter_batch for per-request increments or repeated keys: every value parsed and formatted."""
+    db = c.db
+    data = db.data
+    values = list(map(data.get, keys, repeat(b"0")))  # a missing counter counts from 0
+    parsed = _parse_counters(values, m)
+    if parsed is None:
+        return None
+    olds, small = parsed
+    one = incs.__class__ is int
+    if len(set(keys)) == m:
+        results = list(map(add, olds, repeat(incs) if one else incs))
+    else:
+        # a key repeats: each request sees the results of the earlier ones
+        cur = dict(zip(keys, olds))
+        results = []
+        push = results.append
+        for k, inc in zip(keys, repeat(incs) if one else incs):
+            cur[k] = r = cur[k] + inc
+            push(r)
+    if not (small and one) and (min(results) < LLONG_MIN or max(results) > LLONG_MAX):
+        return None  # an overflow error
+    reply = (b":%d\r\n" * m) % tuple(results)
+    # the last result of each key is what it holds (dict: later pairs win, order of first sight)
+    _store_counters(db, c.node, dict(zip(keys, reply[1:-2].split(b"\r\n:"))), m)
+    return reply
+
+
+def _store_counters(db, node, texts: dict, m: int) -> None:
+    """The writes of m counter requests: ``texts`` maps each key to its final value."""
+    data = db.data
+    if db.slot_index is not None:
+        add_key = db.slot_index.add
+        for k in texts:
+            if k not in data:
+                add_key(k)
+    data.update(texts)
+    db.access.update(zip(texts, repeat(node.lru_clock)))
+    node.dirty += m
+
+
+@batch("incr")
+def incr_batch(c, columns, m):
+    """m INCRs: the counters read, checked and written in C-level passes (see ``_counter_batch``)."""
+    return _counter_batch(c, columns[1], 1, m)
+
+
+@batch("decr")
+def decr_batch(c, columns, m):
+    return _counter_batch(c, columns[1], -1, m)
+
+
+@batch("incrby")
+def incrby_batch(c, columns, m):
+    parsed = _parse_counters(columns[2], m)
+    if parsed is None:
+        return None  # not an integer: the handler's error
+    return _counter_batch(c, columns[1], parsed[0], m)
+
+
+@batch("decrby")
+def decrby_batch(c, columns, m):
+    parsed = _parse_counters(columns[2], m)
+    if parsed is None or min(parsed[0]) == LLONG_MIN:
+        return None  # not an integer, or "decrement would overflow"
+    return _counter_batch(c, columns[1], list(map(neg, parsed[0])), m)
+
