@@ -296,11 +296,19 @@ def test_reads_that_are_not_uniform_go_the_usual_way():
 
 def test_split_uniform_columns():
     data = b"".join(encode_request([b"SET", b"k%d" % i, b"v" * i]) for i in range(12))
-    cols = split_uniform(data)
+    cols = split_uniform(data)  # lengths vary: the split way
     assert cols == [[b"SET"] * 12, [b"k%d" % i for i in range(12)], [b"v" * i for i in range(12)]]
+    data = b"".join(encode_request([b"SET", b"k%02d" % i, b"v\r\n%02d" % i]) for i in range(12))
+    cols = split_uniform(data)  # one shape: the pattern way (CRLF in a payload is no obstacle)
+    assert [list(c) for c in cols] == [[b"SET"] * 12, [b"k%02d" % i for i in range(12)],
+                                       [b"v\r\n%02d" % i for i in range(12)]]
+    assert split_uniform(data[:-1]) is None and split_uniform(data + data[:5]) is None
+    bad = data.replace(b"v\r\n03\r\n", b"v\r\n0\r\n3")  # same length, but no CRLF after that payload
+    assert len(bad) == len(data) and split_uniform(bad) is None
     assert split_uniform(data[:-1]) is None
     assert split_uniform(data + b"*1\r\n$3\r\nSET\r\n") is None
     assert split_uniform(encode_request([b"MSET"] + [b"a", b"b"] * 5)) is None  # wider than UNIFORM_MAX_ARGS
     big = b"x" * 5000  # a header beyond the table of canonical ones
-    assert split_uniform(encode_request([b"SET", b"k", big]) * 2) == [[b"SET"] * 2, [b"k"] * 2, [big] * 2]
+    assert [list(c) for c in split_uniform(encode_request([b"SET", b"k", big]) * 2)] == [[b"SET"] * 2, [b"k"] * 2,
+                                                                                        [big] * 2]
     assert split_uniform(encode_request([b"SET", b"k", big]).replace(b"$5000", b"$5001") * 2) is None

@@ -28,6 +28,8 @@ and RESP3 (null, map, set, double, boolean, push) live on two small classes,
 from __future__ import annotations
 
 import re
+import struct
+from operator import itemgetter
 
 import hiredis
 
@@ -37,6 +39,8 @@ __all__ = [
     "PureParser",
     "split_args",
     "split_uniform",
+    "uniform_batch",
+    "Shape",
     "encode_request",
     "bulk",
     "integer",
@@ -320,34 +324,168 @@ _COUNT_HEADER = {b"*%d" % i: i for i in range(1, UNIFORM_MAX_ARGS + 1)}.get
 def split_uniform(data):
     """A read made only of whole requests of one command, cut into argument columns.
 
-    Returns ``columns``: ``columns[j][i]`` is argument j of request i (all
-    columns as long, ``columns[0]`` the command name, the same bytes in
-    every request) -- or None when ``data`` is anything else: inline, a
-    partial request, a mixed pipeline, more than UNIFORM_MAX_ARGS arguments,
-    a non-canonical header such as ``$03`` or ``*+2``, a payload holding
-    CRLF...  The caller then reads it the usual way.
+    """``uniform_batch(data)``'s columns alone (or None)."""
+    found = uniform_batch(data)
+    return None if found is None else found[0]
+
+
+def uniform_batch(data, shape=None):
+    Returns ``(columns, shape)``: ``columns[j][i]`` is argument j of request
+    i (all columns as long; lists or tuples; ``columns[0]`` the command
+    name, the same bytes in every request), and the read's ``Shape`` when
+    it has one (see below), for the caller to offer back with the next read
+    -- or None when ``data`` is anything else: inline, a partial request, a
+    mixed pipeline, more than UNIFORM_MAX_ARGS arguments, a non-canonical
+    header such as ``$03`` or ``*+2``...  The caller then reads it the
+    usual way.
 
     Why: a client pipelining one command (redis-benchmark -P, bulk loads,
     loops of GETs or SETs in a pipeline) is the common case of a busy
     connection, and in CPython the per-request cost of the usual route --
     one hiredis ``gets()`` and a dozen checks per request -- is most of the
-    node's time.  Here one ``split`` cuts the read into its lines, C slices
-    with a stride gather each argument position into a column, and each
-    column of headers is checked in one go (``count``, ``map``): no Python
-    loop runs per request.
+    node's time.  Two ways, neither with a Python loop per request:
+
+    * Requests of one shape -- every argument as long as in the first
+      request: fixed-size keys and values, as benchmarks and most bulk
+      loads send -- are records of one size whose bytes outside the
+      payloads (the header lines, the name) are the same in every record.
+      ``Shape.match`` checks those bytes for all records at once (one
+      integer AND and compare) and takes the payloads out with one
+      ``struct`` unpacking.
+    * Otherwise one ``split`` cuts the read into its lines, C slices with a
+      stride gather each argument position into a column, and each column
+      of headers is checked in one go (``count``, ``map``).
 
     Exactness: only canonical headers are accepted (``*N`` and ``$LEN`` as
-    ``%d`` prints them) and every header's LEN must equal the length of the
-    line that follows it.  Then reading the bytes as Redis does -- LEN bytes
-    of payload, CRLF, next header -- lands on exactly these lines, so the
-    columns are what Redis would have read.  A payload holding CRLF splits
-    into two lines, the counts stop matching, and the read goes the usual
-    way.
+    ``%d`` prints them), and each payload is exactly LEN bytes followed by
+    CRLF, so the columns are what Redis would have read.  (With ``split``,
+    a payload holding CRLF splits into two lines, the counts stop matching
+    and the read goes the usual way; a shape takes it in its stride.)
     """
     if data[:1] != b"*":
         return None
+    if shape is not None:
+        columns = shape.match(data)
+        if columns is not None:
+            return columns, shape
     parts = data.split(b"\r\n")
     if parts[-1]:
+    first = _first_request(data)
+    if first is not None:
+        name, lengths, size, prefix = first
+        if len(data) > size and not data.startswith(prefix, size):
+            return None  # the second request is another command (or another arity)
+        if not len(data) % size:
+            key = (name, lengths)
+            shape = _SHAPES.get(key)
+            if shape is None:
+                if len(_SHAPES) >= _SHAPES_MAX:
+                    _SHAPES.clear()
+                shape = _SHAPES[key] = Shape(name, lengths)
+            columns = shape.match(data)
+            if columns is not None:
+                return columns, shape
+    columns = _split_lines(data)
+    return None if columns is None else (columns, None)
+
+
+class Shape:
+    """One shape of request: a command name and the length of each argument.
+
+    A request of this shape is ``size`` bytes, and every byte outside its
+    payloads (header lines, the name, CRLFs) is fixed.  ``match`` checks
+    those bytes across a whole read at once, as integers: the read, masked
+    to the fixed positions, must equal the fixed bytes of m requests.  Then
+    one ``struct`` call unpacks the payloads of every request.
+    """
+
+    __slots__ = ("name", "lengths", "size", "prefix", "_mask", "_fixed", "unpack", "_checks")
+
+    def __init__(self, name: bytes, lengths: tuple):
+        self.name = name
+        self.lengths = lengths
+        record = bytearray(b"*%d\r\n$%d\r\n" % (len(lengths), len(name)) + name + b"\r\n")
+        self.prefix = bytes(record)
+        mask = bytearray(b"\xff" * len(record))  # 0xff where a byte is fixed, 0 in payloads
+        fmt = ["%dx" % len(record)]
+        for length in lengths[1:]:
+            head = b"$%d\r\n" % length
+            record += head
+            mask += b"\xff" * len(head)
+            fmt.append("%dx%ds" % (len(head), length))
+            record += b"\0" * length  # a payload: any bytes
+            mask += b"\0" * length
+            record += b"\r\n"
+            mask += b"\xff\xff"
+            fmt.append("2x")
+        self.size = len(record)
+        self._mask = bytes(mask)
+        self._fixed = bytes(record)  # the fixed bytes, payloads zeroed
+        unpacker = struct.Struct("=" + "".join(fmt))  # "=": no alignment padding
+        assert unpacker.size == self.size
+        self.unpack = unpacker.iter_unpack if len(lengths) > 1 else None
+        self._checks: dict = {}  # number of requests -> (mask, fixed bytes) as integers
+
+    def match(self, data):
+        """The columns of ``data`` when it is nothing but requests of this shape, else None."""
+        m, rest = divmod(len(data), self.size)
+        if rest or not m:
+            return None
+        check = self._checks.get(m)
+        if check is None:
+            check = (int.from_bytes(self._mask * m, "little"), int.from_bytes(self._fixed * m, "little"))
+            if m <= 4096:  # reads are at most a few hundred KB: few sizes recur
+                if len(self._checks) >= 16:
+                    self._checks.clear()
+                self._checks[m] = check
+        mask, fixed = check
+        if int.from_bytes(data, "little") & mask != fixed:
+            return None
+        names = [self.name] * m
+        n = len(self.lengths)
+        if n == 1:
+            return [names]
+        rows = list(self.unpack(data))
+        if n == 2:
+            return [names, list(map(_first_item, rows))]
+        return [names, *zip(*rows)]
+
+
+_first_item = itemgetter(0)
+# (name, argument lengths) -> Shape
+_SHAPES: dict = {}
+_SHAPES_MAX = 256
+
+
+def _first_request(data):
+    """(name, payload lengths, size in bytes, bytes up to the name's end) of the canonical request opening ``data``."""
+    end = data.find(b"\r\n")
+    n = _COUNT_HEADER(data[:end]) if end > 0 else None
+    if n is None:
+        return None
+    pos = end + 2
+    lengths = []
+    name_end = 0
+    for _ in range(n):
+        end = data.find(b"\r\n", pos, pos + 8)
+        if end < 0:
+            return None
+        length = _HEADER_LEN(data[pos:end])
+        if length is None:
+            return None
+        pos = end + 2 + length
+        if data[pos : pos + 2] != b"\r\n":
+            return None
+        if not name_end:
+            name_end = pos
+        lengths.append(length)
+        pos += 2
+    name = data[name_end - lengths[0] : name_end]
+    return name, tuple(lengths), pos, data[: name_end + 2]
+
+
+def _split_lines(data):
+    """split_uniform's second way: requests of one command, payload lengths varying."""
         return None  # does not end on a line end: a partial request (or garbage)
     head = parts[0]
     n = _COUNT_HEADER(head)

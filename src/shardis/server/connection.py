@@ -43,7 +43,7 @@ import hiredis
 from ..cluster.routing import FAST_DIRECT as cluster_direct
 from ..cluster.routing import FAST_FIRST_KEY as cluster_first_key
 from ..cluster.slots import key_slot
-from ..protocol.resp import RESP2, ProtocolError, RequestReader, encode_request, split_uniform
+from ..protocol.resp import RESP2, ProtocolError, RequestReader, encode_request, uniform_batch
 from . import dispatch, replies
 from .hooks import CLOSE_HOOKS as _CLOSE_HOOKS
 from .hooks import on_client_close  # noqa: F401  (re-exported: subsystems register here)
@@ -107,6 +107,7 @@ class Client(asyncio.Protocol):
         self.no_touch = False
         self.fast = self.authenticated
         self.write_pending = False  # queued in node.pending_writes
+        self.shape = None  # the request shape of this client's last uniform read (protocol.resp.Shape)
         # bookkeeping for CLIENT LIST / INFO
         self.created = time.time()
         self.last_interaction = self.created
@@ -231,7 +232,7 @@ class Client(asyncio.Protocol):
     def run_uniform(self, data) -> bool:
         """Run a read made only of requests of one command, without a per-request loop of checks.
 
-        ``split_uniform`` has cut the read into argument columns.  When the
+        ``uniform_batch`` has cut the read into argument columns.  When the
         command may take the fast path (the test process_input makes per
         request, made once for the batch: in cluster mode, every key's slot
         must be served here), either
@@ -251,9 +252,12 @@ class Client(asyncio.Protocol):
         the batch's time is shared among its requests (also in the slow log).
         Returns False, having done nothing, when the read is not such a batch.
         """
-        columns = split_uniform(data)
-        if columns is None:
+        found = uniform_batch(data, self.shape)
+        if found is None:
             return False
+        columns, shape = found
+        if shape is not None:
+            self.shape = shape  # the next read of this client is most likely the same again
         names = columns[0]
         name = names[0]
         cmd = _FAST.get(name)
