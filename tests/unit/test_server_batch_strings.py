@@ -248,10 +248,12 @@ def test_the_edges_of_64_bits(monkeypatch):
     assert t.pipeline([[b"INCR", k] for k in keys]).count(b"overflow") == 1
     t.setup("SET", b"d", LLONG_MIN)
     assert t.pipeline([[b"DECR", k] for k in keys]).count(b"overflow") == 1
-    for bad in (b"9223372036854775808", b"-9223372036854775809", b"", b"-0", b"007"):
+    for i, bad in enumerate((b"9223372036854775808", b"-9223372036854775809", b"", b"-0", b"007")):
         t.setup("SET", b"b", bad)
         assert t.pipeline([[b"DECR", k] for k in (b"b", b"c", b"e")]).count(b"not an integer") == 1
-    assert taken == [True, False] and taken_decr == [True, True] + [False] * 6
+        fresh = [b"f%d" % i, b"b", b"g%d" % i]  # the bad value is the only one present
+        assert t.pipeline([[b"DECR", k] for k in fresh]).count(b"not an integer") == 1
+    assert taken == [True, False] and taken_decr == [True, True] + [False] * 11
 
 
 def test_declined_shapes(monkeypatch):

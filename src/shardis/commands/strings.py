@@ -1230,9 +1230,9 @@ def _counter_batch(c, keys, incs, m):
         if len(texts) == m:
             present = list(filter(None, values))
             n = len(present)
+            if n != m - values.count(None):
+                return None  # an empty string: not an integer
             if n:
-                if n != m - values.count(None):
-                    return None  # an empty string: not an integer
                 parsed = _parse_counters(present, n)
                 if parsed is None:
                     return None
