@@ -366,3 +366,37 @@ def test_sortedlist_helpers_keep_its_layout_sound(load, start, steps):
         assert list(sl) == ref and len(sl) == len(ref)
         if ref:
             assert sl.index(ref[-1]) == len(ref) - 1 and sl[len(ref) // 2] == ref[len(ref) // 2]
+
+
+def test_batches_keep_the_slot_index_of_created_and_deleted_keys(taken):
+    from shardis.cluster.index import SlotIndex
+
+    t = Twin()
+    for side in (t.batch, t.single):
+        side.node.dbs[0].slot_index = SlotIndex()
+    t.pipeline(zadds(b"{a}z", [(b"1", b"x"), (b"2", b"y"), (b"3", b"x")]))
+    indexes = [side.node.dbs[0].slot_index.by_slot for side in (t.batch, t.single)]
+    assert indexes[0] == indexes[1] and any(b"{a}z" in keys for keys in indexes[0].values())
+    t.pipeline([[b"ZPOPMIN", b"{a}z"]] * 3)
+    assert indexes[0] == indexes[1] == {}
+    assert taken["zadd"] == [True] and taken["zpopmin"] == [True]
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_zscore_and_zcard_batches_read_with_lookup_accounting(taken, resp3):
+    t = Twin()
+    if resp3:
+        t.setup("HELLO", 3)
+    t.setup("ZADD", "z", "-0", "neg", 1.5, "a", "inf", "b")  # a listpack writes -0 as 0
+    t.setup("ZADD", "y", 3, "c")
+    got = t.pipeline([[b"ZSCORE", b"z", m] for m in (b"a", b"b", b"nope", b"neg")] + [[b"ZSCORE", b"missing", b"a"]])
+    if resp3:
+        assert got == b",1.5\r\n,inf\r\n_\r\n,0\r\n_\r\n"
+    else:
+        assert got == b"$3\r\n1.5\r\n$3\r\ninf\r\n$-1\r\n$1\r\n0\r\n$-1\r\n"
+    assert t.pipeline([[b"ZCARD", k] for k in (b"z", b"y", b"missing", b"z")]) == b":3\r\n:1\r\n:0\r\n:3\r\n"
+    db = t.batch.node.dbs[0]
+    assert (db.hits, db.misses) == (4 + 3, 1 + 1)
+    t.setup("SET", "s", "x")
+    t.pipeline([[b"ZCARD", b"z"], [b"ZCARD", b"s"], [b"ZCARD", b"y"]])  # WRONGTYPE: declined
+    assert taken["zscore"] == [True] and taken["zcard"] == [True, False]
