@@ -1712,10 +1712,11 @@ def zscan_command(c, argv):
 
 # --- batch forms (a pipeline of one command, see commandtable.batch) -----------------------------
 #
-# Each takes the shape redis-benchmark sends -- every request on the same key,
-# no options -- and declines (returns None, having changed nothing) whatever
-# would need the handler's per-request rules: keyspace events, WATCHed keys,
-# a TTL on the key, clients blocked on it, a request that would fail.
+# ZADD and the pops take the shape redis-benchmark sends -- every request on
+# the same key, no options -- and ZSCORE/ZCARD any keys; each declines
+# (returns None, having changed nothing) whatever would need the handler's
+# per-request rules: keyspace events, WATCHed keys, a TTL on a key, clients
+# blocked on it, a request that would fail.
 
 
 # The batch forms change a SortedList by runs of entries where its public API
