@@ -439,3 +439,14 @@ def test_double_text_round_trips(d):
     # %.17g is exact: parsing the text gives back the same double.
     assert float(format_double(d)) == d
     assert parse_one(RESP2.double(d)) == format_double(d)
+
+
+@given(st.lists(st.one_of(st.none(), st.binary(max_size=20), st.sampled_from([b"x" * 4095, b"y" * 5000])),
+                min_size=1, max_size=12),
+       st.sampled_from([b"$-1\r\n", b"_\r\n"]))
+def test_bulk_replies_frame_each_value_as_one_bulk_or_null(values, null):
+    from shardis.protocol.resp import bulk_replies
+
+    assert bulk_replies(values, null) == b"".join(null if v is None else bulk(v) for v in values)
+    same = [v for v in values if v is not None] or [b""]
+    assert bulk_replies([same[0]] * 5) == bulk(same[0]) * 5  # one length: the single-join way

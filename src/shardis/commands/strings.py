@@ -45,6 +45,7 @@ from itertools import accumulate, compress, repeat
 from operator import add, is_not, neg
 
 from ..keyspace import notify as kn
+from ..protocol.resp import bulk_replies
 from ..server import replies as R
 from ..server.commandtable import batch, command
 
@@ -1091,7 +1092,6 @@ def lcs_command(c, argv):
 # --- batch forms: a pipeline of GETs or SETs at once (commandtable.batch) ---------------------
 
 _NONE_TYPE = type(None)
-_BULK_REPLY = b"$%d\r\n%b\r\n".__mod__
 
 
 @batch("get")
@@ -1118,10 +1118,9 @@ def get_batch(c, columns, m):
     clock = c.node.lru_clock
     if misses:
         db.access.update(zip(compress(keys, map(is_not, values, repeat(None))), repeat(clock)))
-        null = c.resp.null
-        return b"".join([null if v is None else b"$%d\r\n%b\r\n" % (len(v), v) for v in values])
-    db.access.update(zip(keys, repeat(clock)))
-    return b"".join(map(_BULK_REPLY, zip(map(len, values), values)))
+    else:
+        db.access.update(zip(keys, repeat(clock)))
+    return bulk_replies(values, c.resp.null)
 
 
 _BYTES_ONLY = {bytes}
