@@ -307,7 +307,7 @@ def test_split_uniform_columns():
     assert len(bad) == len(data) and split_uniform(bad) is None
     assert split_uniform(data[:-1]) is None
     assert split_uniform(data + b"*1\r\n$3\r\nSET\r\n") is None
-    assert split_uniform(encode_request([b"MSET"] + [b"a", b"b"] * 5)) is None  # wider than UNIFORM_MAX_ARGS
+    assert split_uniform(encode_request([b"MSET"] + [b"a", b"b"] * 32)) is None  # wider than UNIFORM_MAX_ARGS (64)
     big = b"x" * 5000  # a header beyond the table of canonical ones
     assert [list(c) for c in split_uniform(encode_request([b"SET", b"k", big]) * 2)] == [[b"SET"] * 2, [b"k"] * 2,
                                                                                         [big] * 2]

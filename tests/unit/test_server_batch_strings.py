@@ -1,4 +1,4 @@
-"""The batch forms of INCR, DECR, INCRBY and DECRBY do what their requests do one by one.
+"""The batch forms of INCR, DECR, INCRBY, DECRBY and MSET do what their requests do one by one.
 
 Built on test_server_batch's ``Twin`` (two nodes set up alike, one given the
 pipeline through run_uniform, the other request by request, everything
@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shardis.cluster.index import SlotIndex
+from shardis.protocol.resp import encode_request, split_uniform
 from shardis.server.commandtable import TABLE
 from test_server_batch import KEYS, Twin, apply_state
 
@@ -157,11 +158,46 @@ def test_counter_pipelines_at_once_equal_their_requests_one_by_one(data, notify,
         t.pipeline(data.draw(counter_pipeline()))
 
 
+values = st.one_of(st.sampled_from([b"", b"x", b"12", b"xxx"]), st.binary(max_size=8))
+
+
+@st.composite
+def mset_pipeline(draw):
+    """3 to 12 MSETs of 1 to 12 pairs each (or a key without its value: the arity error)."""
+    pairs = draw(st.sampled_from([1, 2, 3, 10, 12]))
+    odd = draw(st.sampled_from([False] * 9 + [True]))
+    pool = st.sampled_from(draw(st.sampled_from([KEYS, WIDE_KEYS])))
+    m = draw(st.integers(3, 12))
+    out = []
+    for _ in range(m):
+        req = [b"MSET"]
+        for _ in range(pairs):
+            req += [draw(pool), draw(values)]
+        if odd:
+            req.append(draw(pool))
+        out.append(req)
+    return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    notify=st.sampled_from([False, False, False, True]),
+    cluster=st.booleans(),
+    ops=counter_state_ops,
+)
+def test_mset_pipelines_at_once_equal_their_requests_one_by_one(data, notify, cluster, ops):
+    t = OrderTwin(notify, cluster)
+    apply_counter_state(t, ops)
+    for _ in range(data.draw(st.integers(1, 3))):
+        t.pipeline(data.draw(mset_pipeline()))
+
+
 # --- the batch forms are taken, and do what the handlers do ---------------------------------------------
 
 
 def test_batch_forms_are_declared():
-    for name in (b"incr", b"decr", b"incrby", b"decrby"):
+    for name in (b"incr", b"decr", b"incrby", b"decrby", b"mset"):
         assert TABLE[name].batch is not None
 
 
@@ -297,10 +333,53 @@ def test_bytearray_counters_become_plain_int_encoded_strings(monkeypatch):
 
 def test_new_keys_enter_the_slot_index(monkeypatch):
     taken = count_batches(monkeypatch, b"incr")
+    taken_mset = count_batches(monkeypatch, b"mset")
     t = OrderTwin(cluster=True)
     t.setup("SET", b"{a}1", b"4")
     t.pipeline([[b"INCR", k] for k in (b"{a}1", b"{a}2", b"{b}1", b"{a}2")])
     t.pipeline([[b"INCR", b"{c}"]] * 3)
-    assert taken == [True, True]
+    t.pipeline([[b"MSET", b"{d}1", b"v", b"{a}1", b"w"], [b"MSET", b"{d}2", b"v", b"{d}1", b"x"]] * 2)
+    assert taken == [True, True] and taken_mset == [True]
     index = t.batch.node.dbs[0].slot_index.by_slot
-    assert sum(map(len, index.values())) == 4
+    assert sum(map(len, index.values())) == 6
+
+
+def test_mset_benchmark_shape(monkeypatch):
+    taken = count_batches(monkeypatch, b"mset")
+    t = OrderTwin()
+    t.setup("SET", b"key:000000000007", b"old")
+    reqs = [[b"MSET"] + sum(([b"key:%012d" % ((i * 7 + j) % 23), b"v%d.%d" % (i, j)] for j in range(10)), [])
+            for i in range(16)]
+    assert len(reqs[0]) == 21
+    assert t.pipeline(reqs) == b"+OK\r\n" * 16
+    assert taken == [True]
+    db = t.batch.node.dbs[0]
+    last = {}
+    for r in reqs:
+        for k, v in zip(r[1::2], r[2::2]):
+            last[k] = v
+    assert {k: db.data[k] for k in last} == last
+    assert t.batch.node.dirty == 1 + 160 and db.hits == db.misses == 0
+    assert all(db.access[k] == t.batch.node.lru_clock for k in last)
+
+
+def test_mset_declined_shapes(monkeypatch):
+    taken = count_batches(monkeypatch, b"mset")
+    t = OrderTwin()
+    t.setup("SET", b"t", b"5", "PX", 100_000)
+    t.pipeline([[b"MSET", b"a", b"1", b"t", b"2"]] * 3)
+    assert not t.batch.node.dbs[0].expires  # MSET clears the TTL
+    t.watch(b"w")
+    t.pipeline([[b"MSET", b"a", b"1", b"b", b"2"]] * 3)
+    t2 = OrderTwin(notify=True)
+    t2.pipeline([[b"MSET", b"a", b"1"]] * 3)
+    assert t2.batch.events == [(b"new", b"a", 0)] + [(b"set", b"a", 0)] * 3
+    reply = t2.pipeline([[b"MSET", b"a", b"1", b"b"]] * 3)
+    assert reply == b"-ERR wrong number of arguments for 'mset' command\r\n" * 3
+    assert taken == [False] * 4
+
+
+def test_split_uniform_takes_the_benchmark_mset():
+    req = [b"MSET"] + [b"key:000000000001", b"xxx"] * 10
+    cols = split_uniform(encode_request(req) * 16)
+    assert cols is not None and len(cols) == 21 and [list(c) for c in cols] == [[a] * 16 for a in req]

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import add, is_not, neg
 
 from ..keyspace import notify as kn
@@ -1152,7 +1152,7 @@ def set_batch(c, columns, m):
     return R.OK * m
 
 
-# --- batch forms: counters -------------------------------------------------------------------
+# --- batch forms: counters and MSET ------------------------------------------------------------
 #
 # A counter batch succeeds only when no request would fail: every stored
 # value a canonical 64-bit decimal (bytes, or a bytearray that the handler
@@ -1313,3 +1313,41 @@ def decrby_batch(c, columns, m):
         return None  # not an integer, or "decrement would overflow"
     return _counter_batch(c, columns[1], list(map(neg, parsed[0])), m)
 
+
+@batch("mset")
+def mset_batch(c, columns, m):
+    """m MSETs: every pair, in the order the requests set them, through one dict update."""
+    nargs = len(columns)
+    if not nargs & 1:
+        return None  # key without a value: the handler's arity error
+    db = c.db
+    node = c.node
+    if node.notify_flags or db.watched:
+        return None
+    keycols = columns[1::2]
+    expires = db.expires
+    if expires:
+        keyset = expires.keys()
+        for col in keycols:
+            if not keyset.isdisjoint(col):
+                return None  # MSET clears TTLs (and expires stale keys first): Database.set per key
+    blocking = db.blocking
+    if blocking:
+        keyset = blocking.keys()
+        for col in keycols:
+            if not keyset.isdisjoint(col):
+                return None
+    # request by request, pair by pair: k, v, k, v ... (later pairs win, new keys in order)
+    keys = list(chain.from_iterable(zip(*keycols)))
+    data = db.data
+    if db.slot_index is not None:
+        add_key = db.slot_index.add
+        for k in keys:
+            if k not in data:
+                add_key(k)
+                data[k] = b""  # a later duplicate of k in this batch is no longer new
+    flat = chain.from_iterable(zip(*columns[1:]))
+    data.update(zip(flat, flat))
+    db.access.update(zip(keys, repeat(node.lru_clock)))
+    node.dirty += m * (nargs >> 1)
+    return R.OK * m
