@@ -503,3 +503,67 @@ def test_keys_do_not_expire_while_the_aof_replays(node, tmp_path):
     node.config.values["appendonly"] = True
     loading.run_sync(loading.aof_load(node, node.persistence))
     assert node.dbs[0].get_expire(b"counter") is not None or b"counter" not in node.dbs[0].data
+
+
+def test_a_loop_pass_writes_the_aof_once_before_any_reply(node, tmp_path, monkeypatch):
+    # With an event loop, the commands of one pass (every client served in it)
+    # are written with one write -- one fsync with appendfsync always -- and
+    # before the first reply leaves, as Redis does in beforeSleep.
+    from shardis.server.connection import Client
+
+    class Loop:
+        def __init__(self):
+            self.ready = []
+
+        def call_soon(self, cb, *args):
+            self.ready.append((cb, args))
+
+        def run_pass(self):
+            ready, self.ready = self.ready, []
+            for cb, args in ready:
+                cb(*args)
+
+    events = []
+
+    class Transport:
+        def write(self, data):
+            events.append(("reply", bytes(data)))
+
+        def close(self):
+            pass
+
+        def get_write_buffer_size(self):
+            return 0
+
+        def get_extra_info(self, name, default=None):
+            return default
+
+    node.config.values["appendonly"] = True
+    node.config.values["appendfsync"] = "always"
+    p = node.persistence
+    p.aof.open_on_start()
+    p.aof.fsync_policy = "always"
+    node.loop = Loop()
+    writes = []
+    real_write = os.write
+    monkeypatch.setattr(A.os, "write", lambda fd, data: writes.append(bytes(data)) or real_write(fd, data))
+    fsyncs = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(A.os, "fsync", lambda fd: fsyncs.append(fd) or real_fsync(fd))
+    monkeypatch.setattr(A.os, "fdatasync", lambda fd: fsyncs.append(fd) or real_fsync(fd), raising=False)
+    clients = []
+    for _ in range(3):
+        c = Client(node)
+        c.transport = Transport()
+        node.clients[c.id] = c
+        c.update_fast()
+        clients.append(c)
+    for i, c in enumerate(clients):
+        c.data_received(b"SET a%d 1\r\nINCR n\r\n" % i)
+    assert writes == [] and events == []  # nothing leaves while the pass serves clients
+    node.loop.run_pass()
+    assert len(writes) == 1 and len(fsyncs) == 1  # the whole pass: one write, one fsync
+    assert writes[0].count(b"$3\r\nSET\r\n") == 3 and writes[0].count(b"INCR") == 3
+    assert [e[0] for e in events] == ["reply"] * 3  # ... and it came first
+    incr = tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    assert incr.read_bytes().endswith(A.encode_command([b"INCR", b"n"]))

@@ -565,6 +565,7 @@ class AppendOnly:
         self.last_fsync = time.time()
         self.cur_timestamp = 0
         self.flush_postponed_start = 0.0
+        self.flush_scheduled = False  # a write of the buffer is due at the end of this loop pass
         self.delayed_fsync = 0
         self.last_write_ok = True
         self.last_write_error = ""
@@ -642,6 +643,22 @@ class AppendOnly:
             self.selected_db = dbid
         buf += encode_command(argv)
         if not self.node.call_depth:
+            # Propagated outside a command's call (a command that has just
+            # returned, expiry in the cron): written before any reply leaves
+            # (flush_pending, a propagate_flush_hook), else at the end of this
+            # event-loop pass -- once for all the commands of the pass, as
+            # Redis's beforeSleep does, not one write (and, with appendfsync
+            # always, one fsync) per command.
+            loop = self.node.loop
+            if loop is None:
+                self.flush()
+            elif not self.flush_scheduled:
+                self.flush_scheduled = True
+                loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self.flush_scheduled = False
+        if self.buf:
             self.flush()
 
     def flush_pending(self) -> None:
