@@ -26,7 +26,7 @@ from operator import is_not
 
 from ..keyspace import notify as kn
 from ..keyspace.objects import Hash
-from ..protocol.resp import bulk
+from ..protocol.resp import bulk, bulk_replies
 from ..server import replies as R
 from ..server.commandtable import batch, command
 from . import sets as _side
@@ -577,4 +577,4 @@ def hget_batch(c, columns, m):
     if None in values:
         null = c.resp.null
         return b"".join([null if v is None else b"$%d\r\n%b\r\n" % (len(v), v) for v in values])
-    return _side.bulk_replies(values)
+    return bulk_replies(values)

@@ -32,7 +32,7 @@ from ..keyspace.blocking import (
     signal_key_ready,
 )
 from ..keyspace.objects import List
-from ..protocol.resp import bulk, bulk_array
+from ..protocol.resp import bulk, bulk_array, bulk_replies
 from ..server import replies as R
 from ..server.commandtable import KeySpecError, batch, command, subcommand
 from .strings import parse_int
@@ -951,7 +951,6 @@ def client_unblock_command(c, argv):
 # would reply an error (wrong type, not an integer).
 
 _INT_REPLY = b":%d\r\n".__mod__
-_BULK_REPLY = b"$%d\r\n%b\r\n".__mod__
 _TWO_DIGITS = [b"%02d" % i for i in range(100)]
 _ONE_OR_TWO_DIGITS = [b"%d" % i for i in range(100)]
 
@@ -1087,18 +1086,6 @@ def rpush_batch(c, columns, m):
     return _push_batch(c, columns, m, LIST_TAIL)
 
 
-def _bulk_replies(items: list) -> bytes:
-    """One bulk-string reply per element, joined (``_elements_reply`` without the array header)."""
-    n = len(items)
-    parts = [b""] * (2 * n + 1)
-    try:
-        parts[0:-1:2] = map(_BULK_HEADER.__getitem__, map(len, items))
-    except IndexError:
-        return b"".join(map(_BULK_REPLY, zip(map(len, items), items)))
-    parts[1:-1:2] = items
-    return b"\r\n".join(parts)
-
-
 def _pop_batch(c, columns, m: int, where: int):
     """m LPOP/RPOP requests without a count: the pops of each key in one C-level pass.
 
@@ -1131,11 +1118,11 @@ def _pop_batch(c, columns, m: int, where: int):
             items = list(starmap(pop, repeat((), m)))
             db.access[key] = node.lru_clock
             node.dirty += m
-            return _bulk_replies(items)
+            return bulk_replies(items)
         items = list(starmap(pop, repeat((), n)))
         db.delete(key)  # the last element gone: the key goes with it
         node.dirty += n
-        return _bulk_replies(items) + null * (m - n)
+        return bulk_replies(items) + null * (m - n)
     lists = {k: data.get(k) for k in distinct}
     out = []
     popped = 0

@@ -45,7 +45,7 @@ from operator import is_not
 
 from ..keyspace import notify as kn
 from ..keyspace.objects import Set
-from ..protocol.resp import bulk, bulk_array
+from ..protocol.resp import bulk, bulk_array, bulk_replies
 from ..server import replies as R
 from ..server.commandtable import KeySpecError, batch, command
 from .strings import parse_int
@@ -885,7 +885,6 @@ __all__ = [
 # frames, and bulk strings of one length share one header (bulk_replies).
 
 _NOT = bytes.maketrans(b"\x00\x01", b"\x01\x00")
-_LEN_HEADER = [b"$%d" % i for i in range(4096)]  # a bulk string's header line, by length
 
 
 def flatten_columns(columns, first: int, step: int = 1) -> list:
@@ -934,18 +933,6 @@ def count_replies(flags: bytes, per_request: int) -> bytes:
     for n in set(counts):
         out = out.replace(bytes((n,)), b":%d\r\n" % n)
     return out
-
-
-def bulk_replies(values: list) -> bytes:
-    """One bulk string reply per value (bytes; at least one), joined, without formatting each."""
-    lengths = list(map(len, values))
-    n = lengths[0]
-    if lengths.count(n) == len(lengths):
-        head = b"$%d\r\n" % n
-        return head + (b"\r\n" + head).join(values) + b"\r\n"
-    if max(lengths) < len(_LEN_HEADER):
-        return b"\r\n".join(chain.from_iterable(zip(map(_LEN_HEADER.__getitem__, lengths), values))) + b"\r\n"
-    return b"".join([b"$%d\r\n%b\r\n" % (len(v), v) for v in values])
 
 
 @batch("sadd")

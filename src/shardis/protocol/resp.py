@@ -767,6 +767,8 @@ def bulk_replies(values, null: bytes = b"$-1\r\n") -> bytes:
     one length -- instead of one Python formatting per reply.  (With nulls
     among them, filtering the pieces costs about what formatting does.)
     """
+    if not values:
+        return b""
     if None not in values:
         lengths = list(map(len, values))
         n = lengths[0]
