@@ -510,18 +510,7 @@ def test_a_loop_pass_writes_the_aof_once_before_any_reply(node, tmp_path, monkey
     # are written with one write -- one fsync with appendfsync always -- and
     # before the first reply leaves, as Redis does in beforeSleep.
     from shardis.server.connection import Client
-
-    class Loop:
-        def __init__(self):
-            self.ready = []
-
-        def call_soon(self, cb, *args):
-            self.ready.append((cb, args))
-
-        def run_pass(self):
-            ready, self.ready = self.ready, []
-            for cb, args in ready:
-                cb(*args)
+    from shardis.testing.loop import PassLoop
 
     events = []
 
@@ -543,7 +532,7 @@ def test_a_loop_pass_writes_the_aof_once_before_any_reply(node, tmp_path, monkey
     p = node.persistence
     p.aof.open_on_start()
     p.aof.fsync_policy = "always"
-    node.loop = Loop()
+    node.loop = PassLoop()
     writes = []
     real_write = os.write
     monkeypatch.setattr(A.os, "write", lambda fd, data: writes.append(bytes(data)) or real_write(fd, data))

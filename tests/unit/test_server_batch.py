@@ -30,6 +30,7 @@ from shardis.server.commandtable import TABLE, lookup
 from shardis.server.config import Config
 from shardis.server.connection import Client
 from shardis.server.node import Node
+from shardis.testing.loop import PassLoop
 
 load_all()
 
@@ -54,31 +55,12 @@ class Transport:
         return default
 
 
-class FakeLoop:
-    """call_soon only: replies written at the end of a pass, blocked clients resumed."""
-
-    def __init__(self):
-        self.ready = []
-
-    def call_soon(self, callback, *args):
-        self.ready.append((callback, args))
-
-    def run(self):
-        for _ in range(100):
-            if not self.ready:
-                return
-            ready, self.ready = self.ready, []
-            for callback, args in ready:
-                callback(*args)
-        raise AssertionError("the loop does not settle")
-
-
 class Side:
     """One node, its client, a WATCHing client and an event recorder."""
 
     def __init__(self, notify: bool):
         self.node = Node(Config())
-        self.node.loop = FakeLoop()
+        self.node.loop = PassLoop()
         self.node.lru_clock = 1000
         self.c = self.client()
         self.watcher = self.client()
@@ -186,6 +168,21 @@ class Twin:
         b.c.transport.data.clear()
         s.c.transport.data.clear()
         return got
+
+
+def count_batches(monkeypatch, name: bytes) -> list:
+    """Record, for every call of the batch form of ``name``, whether it ran (True) or declined."""
+    cmd = TABLE[name]
+    form = cmd.batch
+    taken = []
+
+    def counted(c, columns, m):
+        r = form(c, columns, m)
+        taken.append(r is not None)
+        return r
+
+    monkeypatch.setattr(cmd, "batch", counted)
+    return taken
 
 
 # --- how each command's requests are drawn ------------------------------------------------------

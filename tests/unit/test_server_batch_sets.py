@@ -28,7 +28,7 @@ from shardis.protocol import resp
 from shardis.commands import sets as setmod
 from shardis.keyspace.objects import Set
 from shardis.server.commandtable import TABLE
-from test_server_batch import KEYS, Twin, apply_state
+from test_server_batch import KEYS, Twin, apply_state, count_batches
 
 # --- the harness: a Twin whose two sides draw the same random numbers --------------------------------
 
@@ -59,21 +59,6 @@ class SeededTwin(Twin):
     def pipeline(self, requests):
         self.seed += 1
         return super().pipeline(requests)
-
-
-def count_batches(monkeypatch, name: bytes) -> list:
-    """Record, for every call of the batch form of ``name``, whether it ran (True) or declined."""
-    cmd = TABLE[name]
-    form = cmd.batch
-    taken = []
-
-    def counted(c, columns, m):
-        r = form(c, columns, m)
-        taken.append(r is not None)
-        return r
-
-    monkeypatch.setattr(cmd, "batch", counted)
-    return taken
 
 
 # --- states and pipelines drawn by hypothesis ----------------------------------------------------------

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from shardis.cluster.index import SlotIndex
 from shardis.protocol.resp import encode_request, split_uniform
 from shardis.server.commandtable import TABLE
-from test_server_batch import KEYS, Twin, apply_state
+from test_server_batch import KEYS, Twin, apply_state, count_batches
 
 LLONG_MAX = 2**63 - 1
 LLONG_MIN = -(2**63)
@@ -59,21 +59,6 @@ class OrderTwin(Twin):
             assert bytes(cb.transport.data) == bytes(cs.transport.data)
             assert bool(cb.blocked) == bool(cs.blocked)
         return got
-
-
-def count_batches(monkeypatch, name: bytes) -> list:
-    """Record, for every call of the batch form of ``name``, whether it ran (True) or declined."""
-    cmd = TABLE[name]
-    form = cmd.batch
-    taken = []
-
-    def counted(c, columns, m):
-        r = form(c, columns, m)
-        taken.append(r is not None)
-        return r
-
-    monkeypatch.setattr(cmd, "batch", counted)
-    return taken
 
 
 # --- states and pipelines drawn by hypothesis ----------------------------------------------------------

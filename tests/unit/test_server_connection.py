@@ -15,21 +15,9 @@ from shardis.commands import load_all
 from shardis.server.config import Config
 from shardis.server.connection import Client
 from shardis.server.node import Node
+from shardis.testing.loop import PassLoop
 
 load_all()
-
-
-class FakeLoop:
-    def __init__(self):
-        self.ready = []
-
-    def call_soon(self, callback, *args):
-        self.ready.append((callback, args))
-
-    def run_pass(self):
-        ready, self.ready = self.ready, []
-        for callback, args in ready:
-            callback(*args)
 
 
 class Transport:
@@ -57,7 +45,7 @@ class Transport:
 @pytest.fixture
 def env():
     node = Node(Config())
-    node.loop = FakeLoop()
+    node.loop = PassLoop()
     log = []
 
     def client(name):
