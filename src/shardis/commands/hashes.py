@@ -21,8 +21,7 @@ Random fields and HSCAN cursors share the side index of commands/sets.py.
 from __future__ import annotations
 
 import random
-from itertools import compress, repeat
-from operator import is_not
+from itertools import compress
 
 from ..keyspace import notify as kn
 from ..keyspace.objects import Hash
@@ -532,49 +531,17 @@ def hset_batch(c, columns, m):
     return _side.count_replies(flags, (nargs - 2) // 2)
 
 
-_NO_HASH = Hash()  # what a missing key reads as (never modified)
 _HASH_ONLY = {Hash}
 
 
 @batch("hget")
 def hget_batch(c, columns, m):
     """m HGETs: the lookups (statistics, LRU clock) and field reads in C-level passes."""
-    db = c.db
-    keys = columns[1]
-    key = keys[0]
-    expires = db.expires
-    if keys.count(key) == m:
-        if expires and key in expires:
-            return None
-        h = db.data.get(key)
-        if h is None:
-            if c.node.notify_flags:
-                return None  # keymiss events
-            db.misses += m
-            return c.resp.null * m
-        if h.__class__ is not Hash:
-            return None
-        db.hits += m
-        db.access[key] = c.node.lru_clock
-        values = list(map(h.get, columns[2]))
+    hashes = c.db.lookup_read_batch(columns[1], _HASH_ONLY)
+    if hashes is None:
+        return None
+    if None in hashes:
+        values = [None if h is None else h.get(f) for h, f in zip(hashes, columns[2])]
     else:
-        if expires and not expires.keys().isdisjoint(keys):
-            return None
-        hashes = list(map(db.data.get, keys, repeat(_NO_HASH)))
-        if set(map(type, hashes)) != _HASH_ONLY:
-            return None
-        hit = list(map(is_not, hashes, repeat(_NO_HASH)))
-        hits = hit.count(True)
-        if hits < m:
-            if c.node.notify_flags:
-                return None
-            db.misses += m - hits
-            db.access.update(zip(compress(keys, hit), repeat(c.node.lru_clock)))
-        else:
-            db.access.update(zip(keys, repeat(c.node.lru_clock)))
-        db.hits += hits
         values = list(map(dict.get, hashes, columns[2]))
-    if None in values:
-        null = c.resp.null
-        return b"".join([null if v is None else b"$%d\r\n%b\r\n" % (len(v), v) for v in values])
-    return bulk_replies(values)
+    return bulk_replies(values, c.resp.null)

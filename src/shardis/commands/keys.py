@@ -55,6 +55,7 @@ from ..keyspace.objects import Hash, List, Set, ZSet, string_encoding, type_name
 from ..protocol.resp import bulk, integer
 from ..server import replies as R
 from ..server.commandtable import command, subcommand
+from ..server.dispatch import propagate_as as _propagate_as
 from .strings import LLONG_MAX, parse_int
 
 __all__ = ["dup_value", "lookup_notouch", "parse_scan_cursor", "scan_keys"]
@@ -142,11 +143,6 @@ def _signal_ready(db, key) -> None:
 
         signal_key_ready(db, key)
 
-
-def _propagate_as(c, argv) -> None:
-    """Replicate/AOF this command as ``argv`` instead of as received."""
-    if c.node.propagate_hooks:
-        c.propagate_argv = argv
 
 
 def dup_value(v):

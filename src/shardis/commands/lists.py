@@ -35,6 +35,7 @@ from ..keyspace.objects import List
 from ..protocol.resp import bulk, bulk_array, bulk_replies
 from ..server import replies as R
 from ..server.commandtable import KeySpecError, batch, command, subcommand
+from ..server.dispatch import propagate_as as _propagate_as
 from .strings import parse_int
 
 LIST_HEAD = 0
@@ -139,17 +140,6 @@ def _elements_removed(c, db, key, where: int, lst: List, count: int) -> None:
     node.dirty += count
 
 
-def _propagate_as(c, argv) -> None:
-    """Replicate/AOF this command as ``argv`` instead of as received.
-
-    Only while something is propagated: on the connection's fast path
-    (nothing propagated) no one consumes ``propagate_argv``, and a stale
-    rewrite left on the client would be propagated in place of its next
-    write once an AOF or a replica appears.
-    """
-    if c.node.propagate_hooks:
-        c.propagate_argv = argv
-
 
 def _key_reply(key: bytes, items: list) -> bytes:
     """``[key, [elements]]``: the shape of LMPOP/BLMPOP replies."""
@@ -191,13 +181,21 @@ def _push_generic(c, argv, where: int, xx: bool) -> bytes:
         return R.WRONGTYPE
     else:
         db.modified(key)
-    values = argv[2:]
-    if where == LIST_HEAD:
-        lst.extendleft(values)
-    else:
-        lst.extend(values)
     node = c.node
-    node.dirty += len(values)
+    if len(argv) == 3:
+        # the usual push, one element: no slice, no extend
+        if where == LIST_HEAD:
+            lst.appendleft(argv[2])
+        else:
+            lst.append(argv[2])
+        node.dirty += 1
+    else:
+        values = argv[2:]
+        if where == LIST_HEAD:
+            lst.extendleft(values)
+        else:
+            lst.extend(values)
+        node.dirty += len(values)
     if node.notify_flags:
         node.notify(kn.LIST, _PUSH_EVENT[where], key, db.id)
     signal_key_ready(db, key)
@@ -208,24 +206,6 @@ def _push_generic(c, argv, where: int, xx: bool) -> bytes:
          summary="Prepend one or multiple elements to a list", since="1.0.0",
          complexity="O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
 def lpush_command(c, argv):
-    if len(argv) == 3:
-        # Fast path, the usual push: one element onto an existing list.  The
-        # same steps as _push_generic, flat (no argv slice, and the WATCH and
-        # blocked-client steps only looked at when someone watches or waits).
-        db = c.db
-        key = argv[1]
-        lst = db.lookup_write(key)
-        if lst.__class__ is List:
-            lst.appendleft(argv[2])
-            if db.watched:
-                db.modified(key)
-            node = c.node
-            node.dirty += 1
-            if node.notify_flags:
-                node.notify(kn.LIST, b"lpush", key, db.id)
-            if db.blocking:
-                signal_key_ready(db, key)
-            return b":%d\r\n" % len(lst)
     return _push_generic(c, argv, LIST_HEAD, False)
 
 
@@ -233,22 +213,6 @@ def lpush_command(c, argv):
          summary="Append one or multiple elements to a list", since="1.0.0",
          complexity="O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
 def rpush_command(c, argv):
-    if len(argv) == 3:
-        # Fast path: one element onto an existing list (see lpush_command).
-        db = c.db
-        key = argv[1]
-        lst = db.lookup_write(key)
-        if lst.__class__ is List:
-            lst.append(argv[2])
-            if db.watched:
-                db.modified(key)
-            node = c.node
-            node.dirty += 1
-            if node.notify_flags:
-                node.notify(kn.LIST, b"rpush", key, db.id)
-            if db.blocking:
-                signal_key_ready(db, key)
-            return b":%d\r\n" % len(lst)
     return _push_generic(c, argv, LIST_TAIL, False)
 
 

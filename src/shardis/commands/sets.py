@@ -39,15 +39,15 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_left
-from itertools import chain, compress, repeat
+from itertools import chain, compress
 from math import floor as _floor
-from operator import is_not
 
 from ..keyspace import notify as kn
 from ..keyspace.objects import Set
 from ..protocol.resp import bulk, bulk_array, bulk_replies
 from ..server import replies as R
 from ..server.commandtable import KeySpecError, batch, command
+from ..server.dispatch import propagate_as as _propagate_as
 from .strings import parse_int
 
 _random = random.random
@@ -328,17 +328,6 @@ def _delete_key(c, db, key) -> None:
     if node.notify_flags:
         node.notify(kn.GENERIC, b"del", key, db.id)
 
-
-def _propagate_as(c, argv) -> None:
-    """Replicate/AOF this command as ``argv`` instead of as received.
-
-    Only while something is propagated: on the connection's fast path
-    (nothing propagated) no one consumes ``propagate_argv``, and a stale
-    rewrite left on the client would be propagated in place of its next
-    write once an AOF or a replica appears.
-    """
-    if c.node.propagate_hooks:
-        c.propagate_argv = argv
 
 
 def _set_reply(c, members) -> bytes:
@@ -1043,44 +1032,15 @@ def spop_batch(c, columns, m):
     return bulk_replies(popped)
 
 
-_NO_SET = Set()  # what a missing key reads as (never modified)
 _SET_ONLY = {Set}
 
 
 @batch("sismember")
 def sismember_batch(c, columns, m):
     """m SISMEMBERs: the lookups (statistics, LRU clock) and membership tests in C-level passes."""
-    db = c.db
-    keys = columns[1]
-    key = keys[0]
-    expires = db.expires
-    if keys.count(key) == m:
-        if expires and key in expires:
-            return None
-        s = db.data.get(key)
-        if s is None:
-            if c.node.notify_flags:
-                return None  # keymiss events
-            db.misses += m
-            return R.CZERO * m
-        if s.__class__ is not Set:
-            return None
-        db.hits += m
-        db.access[key] = c.node.lru_clock
-        return flag_replies(bytes(map(s.__contains__, columns[2])))
-    if expires and not expires.keys().isdisjoint(keys):
+    sets = c.db.lookup_read_batch(columns[1], _SET_ONLY)
+    if sets is None:
         return None
-    sets = list(map(db.data.get, keys, repeat(_NO_SET)))
-    if set(map(type, sets)) != _SET_ONLY:
-        return None
-    hit = list(map(is_not, sets, repeat(_NO_SET)))
-    hits = hit.count(True)
-    if hits < m:
-        if c.node.notify_flags:
-            return None
-        db.misses += m - hits
-        db.access.update(zip(compress(keys, hit), repeat(c.node.lru_clock)))
-    else:
-        db.access.update(zip(keys, repeat(c.node.lru_clock)))
-    db.hits += hits
+    if None in sets:
+        return flag_replies(bytes([s is not None and x in s for s, x in zip(sets, columns[2])]))
     return flag_replies(bytes(map(set.__contains__, sets, columns[2])))

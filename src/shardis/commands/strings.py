@@ -42,12 +42,13 @@ from __future__ import annotations
 import time
 from fractions import Fraction
 from itertools import accumulate, chain, compress, repeat
-from operator import add, is_not, neg
+from operator import add, neg
 
 from ..keyspace import notify as kn
 from ..protocol.resp import bulk_replies
 from ..server import replies as R
 from ..server.commandtable import batch, command
+from ..server.dispatch import propagate_as as _propagate_as
 
 # Option flags of parse_extended_args (t_string.c OBJ_* flags).
 OBJ_NX = 1 << 0
@@ -94,11 +95,6 @@ def _cstr(b: bytes) -> bytes:
     i = b.find(b"\0")
     return b if i < 0 else b[:i]
 
-
-def _propagate_as(c, argv) -> None:
-    """Replicate/AOF this command as ``argv`` instead of as received."""
-    if c.node.propagate_hooks:
-        c.propagate_argv = argv
 
 
 
@@ -1091,35 +1087,12 @@ def lcs_command(c, argv):
 
 # --- batch forms: a pipeline of GETs or SETs at once (commandtable.batch) ---------------------
 
-_NONE_TYPE = type(None)
-
-
 @batch("get")
 def get_batch(c, columns, m):
     """m GETs: one C-level pass per step (lookups, LRU clock, replies) instead of m handler calls."""
-    db = c.db
-    keys = columns[1]
-    expires = db.expires
-    if expires and not expires.keys().isdisjoint(keys):
-        return None  # a key with a TTL: lookup_read decides expiry per key
-    values = list(map(db.data.get, keys))
-    misses = values.count(None)
-    if misses and c.node.notify_flags:
-        return None  # keymiss events
-    if misses == m:
-        db.misses += m
-        return c.resp.null * m
-    kinds = set(map(type, values))
-    kinds.discard(_NONE_TYPE)
-    if kinds != _BYTES_ONLY:
-        return None  # a bytearray (SETRANGE/APPEND leave one) or another type: the handler decides
-    db.misses += misses
-    db.hits += m - misses
-    clock = c.node.lru_clock
-    if misses:
-        db.access.update(zip(compress(keys, map(is_not, values, repeat(None))), repeat(clock)))
-    else:
-        db.access.update(zip(keys, repeat(clock)))
+    values = c.db.lookup_read_batch(columns[1], _BYTES_ONLY)
+    if values is None:
+        return None  # a TTL, keymiss events, or a bytearray (SETRANGE/APPEND leave one) or other type
     return bulk_replies(values, c.resp.null)
 
 
@@ -1139,6 +1112,19 @@ def set_batch(c, columns, m):
     expires = db.expires
     if expires and not expires.keys().isdisjoint(keys):
         return None  # SET clears TTLs (and expires stale keys first): Database.set per key
+    _store_strings(db, node, keys, zip(keys, columns[2]))
+    node.dirty += m
+    return R.OK * m
+
+
+def _store_strings(db, node, keys, pairs) -> None:
+    """The stores of a batch of SET-like requests, as ``Database.set`` makes them one by one.
+
+    ``keys`` in request order (repeats allowed), ``pairs`` the (key, value)
+    writes in the same order.  New keys join the cluster slot index in the
+    order they are created; every key's LRU clock is set.  TTLs, WATCH and
+    keyspace events are the callers' to have declined.
+    """
     data = db.data
     if db.slot_index is not None:
         add = db.slot_index.add
@@ -1146,10 +1132,8 @@ def set_batch(c, columns, m):
             if k not in data:
                 add(k)
                 data[k] = b""  # a later duplicate of k in this batch is no longer new
-    data.update(zip(keys, columns[2]))
+    data.update(pairs)
     db.access.update(zip(keys, repeat(node.lru_clock)))
-    node.dirty += m
-    return R.OK * m
 
 
 # --- batch forms: counters and MSET ------------------------------------------------------------
@@ -1276,14 +1260,7 @@ def _counter_batch_general(c, keys, incs, m):
 
 def _store_counters(db, node, texts: dict, m: int) -> None:
     """The writes of m counter requests: ``texts`` maps each key to its final value."""
-    data = db.data
-    if db.slot_index is not None:
-        add_key = db.slot_index.add
-        for k in texts:
-            if k not in data:
-                add_key(k)
-    data.update(texts)
-    db.access.update(zip(texts, repeat(node.lru_clock)))
+    _store_strings(db, node, texts, texts.items())
     node.dirty += m
 
 
@@ -1339,15 +1316,7 @@ def mset_batch(c, columns, m):
                 return None
     # request by request, pair by pair: k, v, k, v ... (later pairs win, new keys in order)
     keys = list(chain.from_iterable(zip(*keycols)))
-    data = db.data
-    if db.slot_index is not None:
-        add_key = db.slot_index.add
-        for k in keys:
-            if k not in data:
-                add_key(k)
-                data[k] = b""  # a later duplicate of k in this batch is no longer new
     flat = chain.from_iterable(zip(*columns[1:]))
-    data.update(zip(flat, flat))
-    db.access.update(zip(keys, repeat(node.lru_clock)))
+    _store_strings(db, node, keys, zip(flat, flat))
     node.dirty += m * (nargs >> 1)
     return R.OK * m

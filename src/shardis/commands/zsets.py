@@ -61,6 +61,7 @@ from ..keyspace.objects import Set, ZSet
 from ..protocol.resp import format_double
 from ..server import replies as R
 from ..server.commandtable import KeySpecError, batch, command
+from ..server.dispatch import propagate_as as _propagate_as
 from .strings import parse_int
 
 LONG_MAX = 2**63 - 1
@@ -446,17 +447,6 @@ def _store_result(c, dstkey: bytes, z: ZSet, event: bytes) -> bytes:
         node.dirty += 1
     return R.CZERO
 
-
-def _propagate_as(c, argv) -> None:
-    """Replicate/AOF this command as ``argv`` instead of as received.
-
-    Only while something is propagated: on the connection's fast path
-    (nothing propagated) no one consumes ``propagate_argv``, and a stale
-    rewrite left on the client would be propagated in place of its next
-    write once an AOF or a replica appears.
-    """
-    if c.node.propagate_hooks:
-        c.propagate_argv = argv
 
 
 def _deleted_if_empty(c, db, key, z: ZSet) -> bool:
@@ -1998,43 +1988,13 @@ def zpopmax_batch(c, columns, m):
     return _zpop_batch(c, columns, m, True)
 
 
-def _read_batch(c, keys, m):
-    """The values of m ZSCORE/ZCARD keys with lookup_read's accounting, or None (nothing done) to decline.
-
-    Declined: a key with a TTL (expiry is decided per request), a miss
-    while keyspace events are on (keymiss events), a value of another type
-    (WRONGTYPE is an error reply, counted per request).
-    """
-    db = c.db
-    expires = db.expires
-    if expires and not expires.keys().isdisjoint(keys):
-        return None
-    values = list(map(db.data.get, keys))
-    misses = values.count(None)
-    if misses and c.node.notify_flags:
-        return None
-    kinds = set(map(type, values))
-    kinds.discard(_NONE_TYPE)
-    if kinds and kinds != _ZSET_ONLY:
-        return None
-    db.misses += misses
-    db.hits += m - misses
-    clock = c.node.lru_clock
-    if misses:
-        db.access.update((k, clock) for k, v in zip(keys, values) if v is not None)
-    else:
-        db.access.update(zip(keys, repeat(clock)))
-    return values
-
-
-_NONE_TYPE = type(None)
 _ZSET_ONLY = {ZSet}
 _CARD = b":%d\r\n".__mod__
 
 
 @batch("zcard")
 def zcard_batch(c, columns, m):
-    values = _read_batch(c, columns[1], m)
+    values = c.db.lookup_read_batch(columns[1], _ZSET_ONLY)
     if values is None:
         return None
     return b"".join([R.CZERO if v is None else _CARD(len(v.dict)) for v in values])
@@ -2042,7 +2002,7 @@ def zcard_batch(c, columns, m):
 
 @batch("zscore")
 def zscore_batch(c, columns, m):
-    values = _read_batch(c, columns[1], m)
+    values = c.db.lookup_read_batch(columns[1], _ZSET_ONLY)
     if values is None:
         return None
     null = c.resp.null

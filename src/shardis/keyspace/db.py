@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import heapq
 import time
+from itertools import compress, repeat
+from operator import is_not
 
 from . import notify as kn
+
+_NONE_TYPE = type(None)
 
 __all__ = ["Database"]
 
@@ -113,6 +117,35 @@ class Database:
         self.hits += 1
         self.access[key] = self.node.lru_clock
         return v
+
+    def lookup_read_batch(self, keys, kinds: set):
+        """``lookup_read`` of every key of a batch form's requests, or None having changed nothing.
+
+        The values (None for a missing key), with lookup_read's hit/miss
+        counts and LRU clock.  Declined: a key with a TTL (expiry is decided
+        request by request), a miss while keyspace events are on (keymiss
+        events), a value whose type is not in ``kinds`` (the handler's
+        WRONGTYPE is an error reply, counted per request).
+        """
+        expires = self.expires
+        if expires and not expires.keys().isdisjoint(keys):
+            return None
+        values = list(map(self.data.get, keys))
+        misses = values.count(None)
+        if misses and self.node.notify_flags:
+            return None
+        found = set(map(type, values))
+        found.discard(_NONE_TYPE)
+        if not found <= kinds:
+            return None
+        self.misses += misses
+        self.hits += len(values) - misses
+        clock = self.node.lru_clock
+        if misses:
+            self.access.update(zip(compress(keys, map(is_not, values, repeat(None))), repeat(clock)))
+        else:
+            self.access.update(zip(keys, repeat(clock)))
+        return values
 
     def lookup_write(self, key):
         """The value for a write command (None when missing or expired); no hit/miss stats."""

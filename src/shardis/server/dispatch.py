@@ -236,6 +236,18 @@ def account_extra(client, cmd, argv, dur_ns: int, reply) -> None:
         slowlog_push(client, argv, dur_ns // 1000)
 
 
+def propagate_as(client, argv) -> None:
+    """Have ``call`` replicate/AOF the running command as ``argv`` instead of as received.
+
+    Only while something is propagated: on the connection's fast path
+    (nothing propagated) no one consumes ``propagate_argv``, and a stale
+    rewrite left on the client would be propagated in place of its next
+    write once an AOF or a replica appears.
+    """
+    if client.node.propagate_hooks:
+        client.propagate_argv = argv
+
+
 def call(client, cmd, argv):
     """Execute ``cmd`` with Redis's accounting.  Returns the reply frame."""
     node = client.node
