@@ -546,21 +546,6 @@ def _pop_generic(c, argv, where: int) -> bytes:
          summary="Remove and get the first elements in a list", since="1.0.0",
          complexity="O(N) where N is the number of elements returned")
 def lpop_command(c, argv):
-    if len(argv) == 2:
-        # Fast path, the usual pop: one element from a list that stays non-empty
-        # (no key deletion).  The same steps as _pop_generic + _elements_removed, flat.
-        db = c.db
-        key = argv[1]
-        lst = db.lookup_write(key)
-        if lst.__class__ is List and len(lst) > 1:
-            v = lst.popleft()
-            node = c.node
-            if node.notify_flags:
-                node.notify(kn.LIST, b"lpop", key, db.id)
-            if db.watched:
-                db.modified(key)
-            node.dirty += 1
-            return b"$%d\r\n%b\r\n" % (len(v), v)
     return _pop_generic(c, argv, LIST_HEAD)
 
 
@@ -568,20 +553,6 @@ def lpop_command(c, argv):
          summary="Remove and get the last elements in a list", since="1.0.0",
          complexity="O(N) where N is the number of elements returned")
 def rpop_command(c, argv):
-    if len(argv) == 2:
-        # Fast path: one element from a list that stays non-empty (see lpop_command).
-        db = c.db
-        key = argv[1]
-        lst = db.lookup_write(key)
-        if lst.__class__ is List and len(lst) > 1:
-            v = lst.pop()
-            node = c.node
-            if node.notify_flags:
-                node.notify(kn.LIST, b"rpop", key, db.id)
-            if db.watched:
-                db.modified(key)
-            node.dirty += 1
-            return b"$%d\r\n%b\r\n" % (len(v), v)
     return _pop_generic(c, argv, LIST_TAIL)
 
 
