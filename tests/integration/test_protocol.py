@@ -144,6 +144,20 @@ def test_a_huge_declared_count_does_not_stall_the_node(shardis_node):
         shardis_node.kill()  # a stalled node would also stall a SIGTERM shutdown
 
 
+@pytest.mark.parametrize(
+    "element",
+    [b"+k\r\n", b"=5\r\ntxt:k\r\n", b"(12\r\n", b",1.5\r\n", b"#t\r\n", b"_\r\n", b":5\r\n", b"-ERR x\r\n",
+     b"!3\r\nabc\r\n", b"%1\r\n$1\r\na\r\n$1\r\nb\r\n", b"~1\r\n$1\r\na\r\n", b">1\r\n$1\r\na\r\n",
+     b"|1\r\n$1\r\na\r\n$1\r\nb\r\n"],
+)
+def test_an_element_of_another_type_in_a_request(diff, element):
+    # Redis reads requests of bulk strings only: "expected '$', got ..." for
+    # every other RESP type, including those the hiredis reader returns as
+    # strings ('+', '=', '(').
+    diff.check_raw(b"*2\r\n$3\r\nGET\r\n" + element)
+    diff.check_raw(b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n" + element)
+
+
 def test_bad_client_does_not_disturb_others(diff):
     watchers = diff.pair()
     for garbage in (b"*1\r\n:5\r\n", b'SET "a\r\n', b"*3\r\n$999999999999\r\n", b"x" * (64 * 1024 + 1)):

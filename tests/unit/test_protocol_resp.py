@@ -184,6 +184,10 @@ def test_readers_skip_empty_requests(cls, data):
     [
         (b"*1\r\n:5\r\n", "expected '$', got ':'"),
         (b"*2\r\n$3\r\nGET\r\n*1\r\n", "expected '$', got '*'"),
+        # RESP3 types that hiredis reads as strings: Redis still wants '$'
+        (b"*2\r\n$3\r\nGET\r\n+k\r\n", "expected '$', got '+'"),
+        (b"*2\r\n$3\r\nGET\r\n=5\r\ntxt:k\r\n", "expected '$', got '='"),
+        (b"*2\r\n$3\r\nGET\r\n(12\r\n", "expected '$', got '('"),
         (b"*3\r\n$999999999999\r\n", "invalid bulk length"),
         (b"*1\r\n$-1\r\n", "invalid bulk length"),
         (b"*1\r\n$abc\r\n", "invalid bulk length"),
@@ -333,7 +337,7 @@ def test_any_chunking_with_empty_requests_gives_the_same_commands(cls, p, cuts):
 # Bytes that look like requests more often than uniform noise does.
 protocol_tokens = st.sampled_from(
     [b"*", b"$", b"\r\n", b"\r", b"\n", b"0", b"1", b"2", b"3", b"-1", b"99999999999", b"PING", b"GET",
-     b" ", b'"', b"'", b"\\x4", b"\\", b":", b"+", b"abc", b"\x00", b"\xff"]
+     b" ", b'"', b"'", b"\\x4", b"\\", b":", b"+", b"=", b"(", b"abc", b"\x00", b"\xff"]
 )
 fuzz_bytes = st.one_of(st.binary(max_size=300), st.lists(protocol_tokens, max_size=60).map(b"".join))
 

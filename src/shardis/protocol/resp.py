@@ -61,6 +61,8 @@ UNAUTH_MAX_MULTIBULK = 10  # args an unauthenticated client may send (networking
 UNAUTH_MAX_BULK = 16384  # bytes per arg for an unauthenticated client
 # An array header of a million elements or more: left to the exact parser (see feed).
 _BIG_COUNT = re.compile(rb"\*[1-9][0-9]{6}")
+# The RESP3 types hiredis reads as bytes besides '$': '+', '=', '('.
+_BYTES_TYPES = frozenset(b"+=(")
 
 
 class ProtocolError(Exception):
@@ -586,10 +588,13 @@ class RequestReader:
             self._hr.feed(data)
             self._shadow.append(data)
             self._shadow_len += len(data)
-            if b"\n+" in data or data[0] == 43:
-                # A '+status' element would come out of hiredis as bytes, like a
-                # bulk: requests carrying one (or payloads that merely look like
-                # it) are read by the exact parser instead.
+            if data.find(b"\n+") >= 0 or data.find(b"\n=") >= 0 or data.find(b"\n(") >= 0 or data[0] in _BYTES_TYPES:
+                # A '+status', '=verbatim' or '(bignum' element would come out of
+                # hiredis as bytes, like a bulk, where Redis answers "expected
+                # '$'": requests carrying one (or payloads that merely look like
+                # it) are read by the exact parser instead.  (find, not "in":
+                # bytes.__contains__ first tries its argument as an integer,
+                # and the TypeError it raises and drops costs more than a search.)
                 self._to_exact()
             elif _BIG_COUNT.search(data) or (len(self._shadow) > 1 and _BIG_COUNT.search(self._shadow[-2][-12:] + data[:12])):
                 # hiredis sizes an array from its header at once, and freeing a
