@@ -246,7 +246,7 @@ def callgrind(args) -> dict:
         cmd = [
             "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-before=os_getegid",
             "--dump-instr=no", "--compress-strings=no",
-            sys.executable, os.path.abspath(__file__), "--marked", "--tests", args.tests,
+            sys.executable, os.path.abspath(__file__), "--marked", "--tests", args.tests, "-P", str(args.pipeline),
             "--mode", *args.mode, "--batches", str(args.batches), "--seed", str(args.seed),
         ]
         env = dict(os.environ, PYTHONHASHSEED="0")
@@ -281,6 +281,7 @@ def callgrind(args) -> dict:
 
 
 def parse_args(argv=None):
+    global PIPELINE
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tests", default=DEFAULT_TESTS, help=f"comma-separated tests (default: {DEFAULT_TESTS})")
@@ -288,15 +289,20 @@ def parse_args(argv=None):
                    help="client, handler and/or parse (default: client)")
     p.add_argument("--batches", type=int, default=2000, help="pipelines of 16 per measured run (default: 2000)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs per test, best kept (default: 5)")
+    p.add_argument("--pipeline", "-P", type=int, default=PIPELINE,
+                   help=f"commands per read, as redis-benchmark -P (default: {PIPELINE})")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead of timing")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed for the valgrind run")
     p.add_argument("--keep", metavar="DIR", help="keep callgrind's dumps in DIR (one per measured run)")
     p.add_argument("--marked", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    PIPELINE = args.pipeline
     unknown = [t for t in args.tests.split(",") if t not in TEMPLATES]
     if unknown:
         p.error(f"unknown tests: {', '.join(unknown)} (known: {', '.join(TEMPLATES)})")
+    if args.pipeline < 1:
+        p.error("--pipeline must be positive")
     if args.batches < 1:
         p.error("--batches must be positive")
     return args

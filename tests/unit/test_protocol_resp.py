@@ -27,6 +27,7 @@ from shardis.protocol.resp import (
     bulk_array,
     format_double,
     integer,
+    one_request,
     simple,
     split_args,
 )
@@ -454,3 +455,55 @@ def test_bulk_replies_frame_each_value_as_one_bulk_or_null(values, null):
     assert bulk_replies(values, null) == b"".join(null if v is None else bulk(v) for v in values)
     same = [v for v in values if v is not None] or [b""]
     assert bulk_replies([same[0]] * 5) == bulk(same[0]) * 5  # one length: the single-join way
+
+
+# --- one_request: a read that is exactly one request ------------------------------------------------
+
+
+@given(argv=st.lists(st.binary(max_size=40), min_size=1, max_size=8))
+def test_one_request_reads_an_encoded_request(argv):
+    # A payload holding CRLF is left to the usual route, by design.
+    assert one_request(encode_command(*argv)) == (None if any(b"\r\n" in a for a in argv) else argv)
+
+
+def test_one_request_declines_what_it_does_not_read():
+    for data in (
+        b"PING\r\n",  # inline
+        b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n",  # two requests
+        b"*2\r\n$4\r\nECHO\r\n$3\r\na\r\n\r\n",  # CRLF in a payload (read the usual way)
+        b"*2\r\n$4\r\nECHO\r\n$1\r\na",  # partial
+        b"*2\r\n$4\r\nECHO\r\n$01\r\na\r\n",  # non-canonical header
+        b"*0\r\n",
+        encode_command(b"SET", b"k", b"v" * 4096),  # headers past the table of canonical ones
+        encode_command(*[b"a"] * 65),  # wider than UNIFORM_MAX_ARGS
+    ):
+        assert one_request(data) is None, data
+
+
+@st.composite
+def damaged_requests(draw):
+    """An encoded request with one byte replaced, inserted or removed."""
+    data = bytearray(encode_command(*draw(st.lists(st.binary(max_size=12), min_size=1, max_size=4))))
+    i = draw(st.integers(0, len(data) - 1))
+    how = draw(st.sampled_from(["replace", "insert", "delete"]))
+    byte = draw(st.sampled_from(b"*$\r\n0123456789+=(:x"))
+    if how == "replace":
+        data[i] = byte
+    elif how == "insert":
+        data.insert(i, byte)
+    else:
+        del data[i]
+    return bytes(data)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.one_of(damaged_requests(), fuzz_bytes))
+def test_one_request_returns_only_what_redis_would_read_as_the_whole_read(data):
+    # The exact parser follows networking.c: one_request may decline anything,
+    # but what it returns must be the single request the read holds, all of it.
+    argv = one_request(data)
+    if argv is not None:
+        p = PureParser()
+        assert read_all(p, [data]) == ([argv], None)
+        assert p.pending() == 0
+

@@ -157,6 +157,28 @@ class Twin:
         finally:
             connection.UNIFORM_MAX_BYTES = saved
         assert cmd.calls - calls == 2 * len(requests)
+        return self.compare()
+
+    def one(self, request: list) -> bytes:
+        """One request as one read: through data_received on the batch side
+        (connection.run_one takes it when it may), the usual route on the other."""
+        data = encode_request(request)
+        b, s = self.batch, self.single
+        b.feed(b.c, data)
+        saved = connection.UNIFORM_MAX_BYTES
+        connection.UNIFORM_MAX_BYTES = 0  # no run_uniform, no run_one
+        try:
+            s.feed(s.c, data)
+        finally:
+            connection.UNIFORM_MAX_BYTES = saved
+        for side in (b, s):  # what INFO shows of the command
+            side.stats = (side.node.stat_numcommands, getattr(side.c.last_cmd, "fullname", side.c.last_cmd))
+        assert b.stats == s.stats
+        return self.compare()
+
+    def compare(self) -> bytes:
+        """The replies and every observable piece of state of both sides are equal; the replies."""
+        b, s = self.batch, self.single
         got, want = bytes(b.c.transport.data), bytes(s.c.transport.data)
         assert got == want
         sb, ss = b.state(), s.state()
@@ -309,3 +331,4 @@ def test_split_uniform_columns():
     assert [list(c) for c in split_uniform(encode_request([b"SET", b"k", big]) * 2)] == [[b"SET"] * 2, [b"k"] * 2,
                                                                                         [big] * 2]
     assert split_uniform(encode_request([b"SET", b"k", big]).replace(b"$5000", b"$5001") * 2) is None
+

@@ -41,6 +41,7 @@ __all__ = [
     "split_args",
     "split_uniform",
     "uniform_batch",
+    "one_request",
     "Shape",
     "encode_request",
     "bulk",
@@ -523,6 +524,34 @@ def _split_lines(data):
                 return None
         columns.append(payloads)
     return columns
+
+
+def one_request(data):
+    """The arguments of ``data`` when it is exactly one canonical request, else None.
+
+    A client that waits for each reply (no pipelining: most application
+    clients, redis-benchmark -P 1) sends one request per read.  One
+    ``split`` and a check of each header read it, where the request
+    reader's feed and hiredis calls and their checks cost several times
+    more in CPython.  Exactness as in uniform_batch: canonical headers only
+    (``*N`` with N up to UNIFORM_MAX_ARGS, ``$LEN`` with LEN below 4096 --
+    far under any proto-max-bulk-len, whose floor is 1mb), each payload
+    exactly LEN bytes and followed by CRLF, nothing after the request.
+    Reading the same bytes by their length headers from the start cuts them
+    at the same places, so the arguments are what Redis would have read; a
+    payload holding CRLF adds lines, and the lengths stop matching.
+    """
+    parts = data.split(b"\r\n")
+    n = len(parts)  # *N, then a header and a payload per argument, then b"" after the last CRLF
+    if n & 1 or parts[-1] or _COUNT_HEADER(parts[0]) != (n - 2) >> 1:
+        return None
+    argv = parts[2:-1:2]
+    i = 1
+    for a in argv:
+        if _HEADER_LEN(parts[i]) != len(a):
+            return None
+        i += 2
+    return argv
 
 
 def encode_request(argv) -> bytes:

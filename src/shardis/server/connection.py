@@ -43,7 +43,7 @@ import hiredis
 from ..cluster.routing import FAST_DIRECT as cluster_direct
 from ..cluster.routing import FAST_FIRST_KEY as cluster_first_key
 from ..cluster.slots import key_slot
-from ..protocol.resp import RESP2, ProtocolError, RequestReader, encode_request, uniform_batch
+from ..protocol.resp import RESP2, ProtocolError, RequestReader, encode_request, one_request, uniform_batch
 from . import dispatch, replies
 from .hooks import CLOSE_HOOKS as _CLOSE_HOOKS
 from .hooks import on_client_close  # noqa: F401  (re-exported: subsystems register here)
@@ -60,9 +60,8 @@ QUERY_BUFFER_CHECK_BYTES = 1024 * 1024
 # SHARDIS_UNIFORM=0 in the environment turns them off: the benchmarks use it
 # to measure both routes side by side.
 UNIFORM_MAX_BYTES = int(os.environ.get("SHARDIS_UNIFORM", 256 * 1024))
-# Fewer requests in a read than this (by a count of "\r\n*", which a payload
-# can only inflate) go the usual way: splitting costs more than it saves.
-UNIFORM_MIN_REQUESTS = 3
+# Reads of fewer requests than three (by the "\r\n*" found in them, which a
+# payload can only inflate) go the usual way: splitting costs more than it saves.
 
 
 class Client(asyncio.Protocol):
@@ -115,9 +114,6 @@ class Client(asyncio.Protocol):
         self.addr = ""
         self.laddr = ""
         self.fd = -1
-        self.tot_net_in = 0
-        self.tot_net_out = 0
-        self.tot_cmds = 0
 
     # --- state ----------------------------------------------------------------------
 
@@ -204,23 +200,27 @@ class Client(asyncio.Protocol):
                 pass
 
     def data_received(self, data) -> None:
-        n = len(data)
         node = self.node
-        node.stat_net_input_bytes += n
-        self.tot_net_in += n
+        node.stat_net_input_bytes += len(data)
         self.last_interaction = node.unixtime
         reader = self.reader
         if (
             not reader._shadow_len
             and reader.fast
             and self.fast
-            and n <= UNIFORM_MAX_BYTES
-            and data.count(b"\r\n*") >= UNIFORM_MIN_REQUESTS - 1
-            and not (self.blocked or self.waiting_pause or self.closing)
             and (node.fast or node.cluster_fast)
-            and self.run_uniform(data)
+            and not (self.blocked or self.waiting_pause or self.closing)
+            and len(data) <= UNIFORM_MAX_BYTES
         ):
-            return
+            # Every request after the first starts right after a CRLF: with no
+            # "\r\n*" the read holds one request at most.  (Searching for the
+            # first few, not counting them all, keeps this test off the read's tail.)
+            second = data.find(b"\r\n*")
+            if second < 0:
+                if (argv := one_request(data)) is not None and self.run_one(argv):
+                    return
+            elif data.find(b"\r\n*", second + 3) > 0 and self.run_uniform(data):
+                return
         reader.feed(data)
         if self.blocked or self.waiting_pause or self.closing:
             self._check_query_buffer()
@@ -312,7 +312,6 @@ class Client(asyncio.Protocol):
             cmd.calls += done
             cmd.ns += elapsed
             node.stat_numcommands += done
-            self.tot_cmds += done
             self.last_cmd = cmd
             share = elapsed // done if done else 0
             if share > node.slowlog_threshold_ns and "skip_slowlog" not in cmd.flags:
@@ -326,6 +325,52 @@ class Client(asyncio.Protocol):
                 return True
         if out:
             self.schedule_write()
+        return True
+
+    def run_one(self, argv) -> bool:
+        """Run a read that was exactly one request (``one_request``) on the fast path.
+
+        process_input's fast path for one command, without the reader and the
+        loop around them.  Returns False, having done nothing, when the
+        command may not take the fast path: the caller then reads the request
+        the usual way.
+        """
+        cmd = _FAST.get(argv[0])
+        if cmd is None or not cmd.fastpath:
+            return False
+        n = len(argv)
+        if (a := cmd.arity) != n and (a > 0 or n < -a):
+            return False
+        node = self.node
+        if not node.fast and cmd not in cluster_direct:
+            # cluster mode: one key, in a slot served here
+            if cmd not in cluster_first_key:
+                return False
+            k = argv[1]
+            if not node.cluster.owned[crc_hqx(k, 0) & 16383 if 123 not in k else key_slot(k)]:
+                return False
+        self.processing = True
+        t0 = _perf_ns()
+        try:
+            reply = cmd.handler(self, argv)
+        except Exception as e:  # a handler bug must never kill the node
+            reply = dispatch.internal_error(self, cmd, e)
+        dt = _perf_ns() - t0
+        self.processing = False
+        cmd.calls += 1
+        cmd.ns += dt
+        node.stat_numcommands += 1
+        self.last_cmd = cmd
+        if reply is not None:
+            if reply[0] == 45 or dt > node.slowlog_threshold_ns:  # errorstats, failed_calls; the slow log
+                dispatch.account_extra(self, cmd, argv, dt, reply)
+            self.out.append(reply)
+            self.schedule_write()
+        else:
+            if dt > node.slowlog_threshold_ns:
+                dispatch.account_extra(self, cmd, argv, dt, reply)
+            if self.out:
+                self.schedule_write()
         return True
 
     def schedule_write(self) -> None:
@@ -463,7 +508,6 @@ class Client(asyncio.Protocol):
             self.processing = False
             if ntimed:
                 node.stat_numcommands += ntimed
-                self.tot_cmds += ntimed
                 self.last_cmd = cmd
             if batch:
                 n = len(batch)
@@ -473,7 +517,6 @@ class Client(asyncio.Protocol):
                     cmd.calls += 1
                     cmd.ns += share
                 node.stat_numcommands += n
-                self.tot_cmds += n
                 self.last_cmd = batch[-1]
                 if n == 1 and elapsed > node.slowlog_threshold_ns and "skip_slowlog" not in batch[0].flags:
                     dispatch.slowlog_push(self, batch_argv, elapsed // 1000)
@@ -495,9 +538,7 @@ class Client(asyncio.Protocol):
         if self.transport is None or self.closing:
             return
         self.transport.write(data)
-        n = len(data)
-        self.node.stat_net_output_bytes += n
-        self.tot_net_out += n
+        self.node.stat_net_output_bytes += len(data)
 
     # --- out-of-band replies ----------------------------------------------------------
 
@@ -518,9 +559,7 @@ class Client(asyncio.Protocol):
             for hook in self.node.propagate_flush_hooks:  # the AOF first, as in flush()
                 hook()
         self.transport.write(data)
-        n = len(data)
-        self.node.stat_net_output_bytes += n
-        self.tot_net_out += n
+        self.node.stat_net_output_bytes += len(data)
 
     def output_buffer_size(self) -> int:
         t = self.transport

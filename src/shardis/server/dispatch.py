@@ -217,7 +217,6 @@ def account(client, cmd, argv, dur_ns: int, reply) -> None:
     cmd.calls += 1
     cmd.ns += dur_ns
     node.stat_numcommands += 1
-    client.tot_cmds += 1
     client.last_cmd = cmd
     if reply is not None and reply[:1] == b"-":
         cmd.failed_calls += 1
