@@ -507,3 +507,14 @@ def test_one_request_returns_only_what_redis_would_read_as_the_whole_read(data):
         assert read_all(p, [data]) == ([argv], None)
         assert p.pending() == 0
 
+
+@pytest.mark.parametrize(
+    "values",
+    [[[b"a"]], [None, {b"f": b"v"}], [b"ab", {b"x", b"y"}], [b"abc", b"abd", [b"x"] * 3], [5], [b"x" * 5000, []]],
+)
+def test_bulk_replies_raises_type_error_for_a_value_that_is_not_a_string(values):
+    # Batch forms (GET) rely on it as their type check: WRONGTYPE goes request by request.
+    from shardis.protocol.resp import bulk_replies
+
+    with pytest.raises(TypeError):
+        bulk_replies(values)

@@ -332,3 +332,16 @@ def test_split_uniform_columns():
                                                                                         [big] * 2]
     assert split_uniform(encode_request([b"SET", b"k", big]).replace(b"$5000", b"$5001") * 2) is None
 
+
+def test_one_shape_with_one_argument_is_checked_byte_for_byte():
+    # GET-like requests: the payloads joined back between the fixed bytes must give the read again.
+    data = b"".join(encode_request([b"GET", b"key:%04d" % i]) for i in range(16))
+    assert split_uniform(data) == [[b"GET"] * 16, [b"key:%04d" % i for i in range(16)]]
+    size = len(data) // 16  # 27 bytes, the payload at 17..24
+    for i in range(len(data)):
+        if 17 <= i % size < 25:
+            continue  # a payload byte: any value reads
+        bad = bytearray(data)
+        bad[i] ^= 0x20
+        assert split_uniform(bytes(bad)) is None, i
+    assert split_uniform(data[:-size] + data[:size].replace(b"GET", b"GEX")) is None

@@ -1089,14 +1089,18 @@ def lcs_command(c, argv):
 
 @batch("get")
 def get_batch(c, columns, m):
-    """m GETs: one C-level pass per step (lookups, LRU clock, replies) instead of m handler calls."""
-    values = c.db.lookup_read_batch(columns[1], _BYTES_ONLY)
+    """m GETs: one C-level pass per step (lookups, replies, LRU clock) instead of m handler calls."""
+    db = c.db
+    keys = columns[1]
+    values = db.read_batch(keys)
     if values is None:
-        return None  # a TTL, keymiss events, or a bytearray (SETRANGE/APPEND leave one) or other type
-    return bulk_replies(values, c.resp.null)
-
-
-_BYTES_ONLY = {bytes}
+        return None  # a TTL, or keymiss events
+    try:
+        reply = bulk_replies(values, c.resp.null)
+    except TypeError:
+        return None  # a value of another type: WRONGTYPE, request by request (bulk_replies is the type check)
+    db.note_reads(keys, values)
+    return reply
 
 
 @batch("set")

@@ -402,9 +402,16 @@ class Shape:
     those bytes across a whole read at once, as integers: the read, masked
     to the fixed positions, must equal the fixed bytes of m requests.  Then
     one ``struct`` call unpacks the payloads of every request.
+
+    Requests of one argument after the name (GET key, LPOP key ...) are
+    checked the other way round, cheaper for them: their payloads, joined
+    back with the fixed bytes between them (``between``), must give the read
+    again.  Building the integer costs several instructions per byte of the
+    read; the join is one C loop per request.  (With two payloads or more, a
+    join per request costs more than the integer.)
     """
 
-    __slots__ = ("name", "lengths", "size", "prefix", "_mask", "_fixed", "unpack", "_checks")
+    __slots__ = ("name", "lengths", "size", "prefix", "_mask", "_fixed", "unpack", "_checks", "_head", "_between")
 
     def __init__(self, name: bytes, lengths: tuple):
         self.name = name
@@ -430,12 +437,20 @@ class Shape:
         assert unpacker.size == self.size
         self.unpack = unpacker.iter_unpack if len(lengths) > 1 else None
         self._checks: dict = {}  # number of requests -> (mask, fixed bytes) as integers
+        if len(lengths) == 2:
+            self._head = self.prefix + b"$%d\r\n" % lengths[1]
+            self._between = (b"\r\n" + self._head).join  # from one request's payload to the next one's
 
     def match(self, data):
         """The columns of ``data`` when it is nothing but requests of this shape, else None."""
         m, rest = divmod(len(data), self.size)
         if rest or not m:
             return None
+        if len(self.lengths) == 2:
+            column = list(map(_first_item, self.unpack(data)))
+            if self._head + self._between(column) + b"\r\n" != data:
+                return None
+            return [[self.name] * m, column]
         check = self._checks.get(m)
         if check is None:
             check = (int.from_bytes(self._mask * m, "little"), int.from_bytes(self._fixed * m, "little"))
@@ -451,8 +466,6 @@ class Shape:
         if n == 1:
             return [names]
         rows = list(self.unpack(data))
-        if n == 2:
-            return [names, list(map(_first_item, rows))]
         return [names, *zip(*rows)]
 
 
@@ -788,9 +801,10 @@ def format_double(d: float) -> bytes:
     return b"%.17g" % d
 
 
-# Bulk headers without their CRLF, by length: a column of replies is then framed
-# with lookups and one join instead of a formatting per reply.
+# Bulk headers by length, without and with their CRLF: a column of replies is
+# then framed with lookups and joins instead of a formatting per reply.
 _BULK_HEADS = [b"$%d" % i for i in range(4096)]
+_BULK_HEADS_CRLF = [b"$%d\r\n" % i for i in range(4096)]
 
 
 def bulk_replies(values, null: bytes = b"$-1\r\n") -> bytes:
@@ -798,8 +812,12 @@ def bulk_replies(values, null: bytes = b"$-1\r\n") -> bytes:
 
     For batches (connection.run_uniform).  Without a None, the frames come
     out of C-level maps and one join -- a single join when every value has
-    one length -- instead of one Python formatting per reply.  (With nulls
-    among them, filtering the pieces costs about what formatting does.)
+    one length -- instead of one Python formatting per reply.  With nulls
+    among them, each frame is a header looked up and a concatenation.
+
+    Raises TypeError, having built nothing, when a value is not bytes-like
+    (a list, a dict, a set ...): a batch form can use the call as its type
+    check.
     """
     if not values:
         return b""
@@ -811,6 +829,14 @@ def bulk_replies(values, null: bytes = b"$-1\r\n") -> bytes:
             return head + (b"\r\n" + head).join(values) + b"\r\n"
         if max(lengths) < 4096:
             return b"\r\n".join(chain.from_iterable(zip(map(_BULK_HEADS.__getitem__, lengths), values))) + b"\r\n"
+    else:
+        # Each frame less its final CRLF, the join putting it back: a null too.
+        bare_null = null[:-2]
+        heads = _BULK_HEADS_CRLF
+        try:
+            return b"\r\n".join([bare_null if v is None else heads[len(v)] + v for v in values]) + b"\r\n"
+        except IndexError:
+            pass  # a value of 4096 bytes or more
     return b"".join([null if v is None else b"$%d\r\n%b\r\n" % (len(v), v) for v in values])
 
 

@@ -294,7 +294,7 @@ class Client(asyncio.Protocol):
                     done = m
             if not done:
                 handler = cmd.handler
-                for argv in map(list, zip(*columns)) if nargs > 1 else ([name] for _ in names):
+                for argv in map(list, zip(*columns)):
                     try:
                         reply = handler(self, argv)
                     except Exception as e:
