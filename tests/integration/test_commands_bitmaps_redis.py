@@ -15,18 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shardis.testing import dirty_pair
+
 pytestmark = pytest.mark.timeout(300)
 
 KEYS = [b"b1", b"b2", b"b3", b"L"]
-
-
-def dirty_pair(diff) -> tuple[int, int]:
-    a, b = diff.both("INFO", "persistence")
-
-    def parse(reply):
-        return int(reply.split(b"rdb_changes_since_last_save:", 1)[1].split(b"\r\n", 1)[0])
-
-    return parse(a), parse(b)
 
 
 keys = st.sampled_from(KEYS + [b"nokey"])

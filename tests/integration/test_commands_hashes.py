@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shardis.testing.rawclient import RawConnection, split_frames
+from shardis.testing import Events, dirty
+from shardis.testing.rawclient import split_frames
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -72,51 +73,6 @@ def check_unordered(d, *args):
         return d.check(*args)
     name = args[0].upper() if isinstance(args[0], str) else args[0].decode().upper()
     return d.check(*args, normalize=sort_pairs if name == "HGETALL" else sort_frames)
-
-
-def dirty(conn: RawConnection) -> int:
-    info = conn.request("INFO", "persistence")
-    for line in info.split(b"\r\n"):
-        if line.startswith(b"rdb_changes_since_last_save:"):
-            return int(line.split(b":")[1])
-    raise AssertionError(info)
-
-
-class Events:
-    """Keyspace events seen by a subscriber on each server, compared in order."""
-
-    def __init__(self, d):
-        self.d = d
-        self.subs = d.pair()
-        for c in (d.shardis, d.redis):
-            assert c.request("CONFIG", "SET", "notify-keyspace-events", "KEAn") == b"+OK\r\n"
-        for c in self.subs:
-            c.send_command("PSUBSCRIBE", "__key*__:*")
-            c.read_frame()
-            c.send_command("SUBSCRIBE", "events-marker")
-            c.read_frame()
-
-    def collect(self):
-        out = []
-        for conn, pub in zip(self.subs, (self.d.shardis, self.d.redis)):
-            pub.request("PUBLISH", "events-marker", "end")
-            frames = []
-            while True:
-                f = conn.read_frame(5)
-                if b"events-marker" in f:
-                    break
-                frames.append(f)
-            out.append(frames)
-        return out
-
-    def check(self):
-        a, b = self.collect()
-        assert a == b, f"events differ:\nshardis {a}\nredis   {b}"
-        return b
-
-    def close(self):
-        for c in (self.d.shardis, self.d.redis):
-            c.request("CONFIG", "SET", "notify-keyspace-events", "")
 
 
 @pytest.fixture

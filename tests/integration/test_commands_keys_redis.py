@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shardis.testing import dirty_pair
 from shardis.testing.differential import normalize_array_sorted
 
 # DEBUG (for SET-ACTIVE-EXPIRE) must be enabled on both servers of the pair.
@@ -55,16 +56,6 @@ NORMALIZERS = {
 def run(diff, *args):
     name = args[0].upper() if isinstance(args[0], bytes) else args[0].upper().encode()
     return diff.check(*args, normalize=NORMALIZERS.get(name))
-
-
-def dirty_pair(diff) -> tuple[int, int]:
-    a, b = diff.both("INFO", "persistence")
-
-    def parse(reply):
-        text = reply.split(b"rdb_changes_since_last_save:", 1)[1]
-        return int(text.split(b"\r\n", 1)[0])
-
-    return parse(a), parse(b)
 
 
 def run_sequence(diff, commands, check_dirty=True):

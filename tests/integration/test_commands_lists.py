@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shardis.testing.rawclient import RawConnection
+from shardis.testing import Events, dirty
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -24,47 +24,6 @@ RESP_VERSIONS = ["2", "3"]
 
 def run(d, *commands):
     return [d.check(*(c.split(" ") if isinstance(c, str) else c)) for c in commands]
-
-
-def dirty(conn: RawConnection) -> int:
-    info = conn.request("INFO", "persistence")
-    for line in info.split(b"\r\n"):
-        if line.startswith(b"rdb_changes_since_last_save:"):
-            return int(line.split(b":")[1])
-    raise AssertionError(info)
-
-
-class Events:
-    """Keyspace events seen by a subscriber on each server, compared in order."""
-
-    def __init__(self, d):
-        self.d = d
-        self.subs = d.pair()
-        for c in (d.shardis, d.redis):
-            assert c.request("CONFIG", "SET", "notify-keyspace-events", "KEAn") == b"+OK\r\n"
-        for c in self.subs:
-            c.send_command("PSUBSCRIBE", "__key*__:*")
-            c.read_frame()
-            c.send_command("SUBSCRIBE", "events-marker")
-            c.read_frame()
-
-    def check(self):
-        out = []
-        for conn, pub in zip(self.subs, (self.d.shardis, self.d.redis)):
-            pub.request("PUBLISH", "events-marker", "end")
-            frames = []
-            while True:
-                f = conn.read_frame(5)
-                if b"events-marker" in f:
-                    break
-                frames.append(f)
-            out.append(frames)
-        assert out[0] == out[1], f"events differ:\nshardis {out[0]}\nredis   {out[1]}"
-        return out[1]
-
-    def close(self):
-        for c in (self.d.shardis, self.d.redis):
-            c.request("CONFIG", "SET", "notify-keyspace-events", "")
 
 
 @pytest.fixture

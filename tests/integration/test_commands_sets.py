@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shardis.testing.rawclient import RawConnection, split_frames
+from shardis.testing import Events, dirty
+from shardis.testing.rawclient import split_frames
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -48,14 +49,6 @@ def members(reply: bytes) -> set:
     return {f.split(b"\r\n")[1] for f in elements(reply)[1]}
 
 
-def dirty(conn: RawConnection) -> int:
-    info = conn.request("INFO", "persistence")
-    for line in info.split(b"\r\n"):
-        if line.startswith(b"rdb_changes_since_last_save:"):
-            return int(line.split(b":")[1])
-    raise AssertionError(info)
-
-
 def check_sorted(d, *args):
     return d.check(*args, normalize=sort_frames)
 
@@ -72,39 +65,6 @@ def shape_only(args, reply: bytes) -> bytes:
 def run_random(d, *commands):
     """Commands whose replies are random picks: compare their shape only."""
     return [d.check(*c.split(" "), normalize=shape_only) for c in commands]
-
-
-class Events:
-    """Keyspace events seen by a subscriber on each server, compared in order."""
-
-    def __init__(self, d):
-        self.d = d
-        self.subs = d.pair()
-        for c in (d.shardis, d.redis):
-            assert c.request("CONFIG", "SET", "notify-keyspace-events", "KEAn") == b"+OK\r\n"
-        for c in self.subs:
-            c.send_command("PSUBSCRIBE", "__key*__:*")
-            c.read_frame()
-            c.send_command("SUBSCRIBE", "events-marker")
-            c.read_frame()
-
-    def check(self):
-        out = []
-        for conn, pub in zip(self.subs, (self.d.shardis, self.d.redis)):
-            pub.request("PUBLISH", "events-marker", "end")
-            frames = []
-            while True:
-                f = conn.read_frame(5)
-                if b"events-marker" in f:
-                    break
-                frames.append(f)
-            out.append(frames)
-        assert out[0] == out[1], f"events differ:\nshardis {out[0]}\nredis   {out[1]}"
-        return out[1]
-
-    def close(self):
-        for c in (self.d.shardis, self.d.redis):
-            c.request("CONFIG", "SET", "notify-keyspace-events", "")
 
 
 @pytest.fixture

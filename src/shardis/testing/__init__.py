@@ -5,11 +5,14 @@ shardis (or on Redis) can reuse them: real server processes on free ports
 (``ShardisProcess``, ``RedisServerProcess``), a raw RESP client that returns
 reply frames as exact bytes (``RawConnection``), and a differential checker
 that asserts shardis and redis-server answer byte for byte the same
-(``Differential``).  The pytest fixtures built on them live in
+(``Differential``), and readers of what a differential test compares besides
+replies: the dirty counter (``dirty``, ``dirty_pair``) and keyspace events
+(``Events``).  The pytest fixtures built on them live in
 ``shardis.testing.pytest_plugin``.
 """
 
 from .differential import DEFAULT_NORMALIZERS, Differential, DifferentialMismatch
+from .observe import Events, dirty, dirty_pair
 from .processes import (
     RedisServerProcess,
     ServerProcess,
@@ -38,4 +41,7 @@ __all__ = [
     "Differential",
     "DifferentialMismatch",
     "DEFAULT_NORMALIZERS",
+    "dirty",
+    "dirty_pair",
+    "Events",
 ]
