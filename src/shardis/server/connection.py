@@ -11,8 +11,11 @@ A read made only of requests of one command (a pipelined benchmark, a bulk
 load) is first offered to ``run_uniform``: cut into argument columns in a
 few C calls, it runs as one batch -- through the command's batch form when
 it has one, else its handler over the rows -- with the checks below made
-once for the batch instead of once per request.  Anything else goes through
-the request reader, one command at a time, by one of two routes:
+once for the batch instead of once per request.  A read that is exactly
+one request (a client waiting for each reply) is cut by ``one_request``
+and run by ``run_one``: the fast path below, without the reader.  Anything
+else goes through the request reader, one command at a time, by one of two
+routes:
 
 * the fast path, when the command exists, its arity is right, and neither
   this client (``fast``) nor the node (``node.fast``) is in a state where any
@@ -55,13 +58,11 @@ _perf_ns = time.perf_counter_ns
 
 # Below this many buffered bytes the query buffer limit (>= 1mb) cannot be hit.
 QUERY_BUFFER_CHECK_BYTES = 1024 * 1024
-# Reads up to this size are tried as uniform batches (run_uniform).  Below
-# proto-max-bulk-len's minimum (1mb), so no payload in them can exceed it.
-# SHARDIS_UNIFORM=0 in the environment turns them off: the benchmarks use it
-# to measure both routes side by side.
+# Reads up to this size are tried as uniform batches (run_uniform) or as one
+# request (run_one).  Below proto-max-bulk-len's minimum (1mb), so no payload
+# in them can exceed it.  SHARDIS_UNIFORM=0 in the environment turns both off:
+# the benchmarks use it to measure the routes side by side.
 UNIFORM_MAX_BYTES = int(os.environ.get("SHARDIS_UNIFORM", 256 * 1024))
-# Reads of fewer requests than three (by the "\r\n*" found in them, which a
-# payload can only inflate) go the usual way: splitting costs more than it saves.
 
 
 class Client(asyncio.Protocol):
@@ -213,8 +214,10 @@ class Client(asyncio.Protocol):
             and len(data) <= UNIFORM_MAX_BYTES
         ):
             # Every request after the first starts right after a CRLF: with no
-            # "\r\n*" the read holds one request at most.  (Searching for the
-            # first few, not counting them all, keeps this test off the read's tail.)
+            # "\r\n*" the read holds one request at most; with fewer than two
+            # (a payload can only add some) it goes the usual way, splitting
+            # would cost more than it saves.  Finding the first two, not
+            # counting them all, keeps this test off a long read's tail.
             second = data.find(b"\r\n*")
             if second < 0:
                 if (argv := one_request(data)) is not None and self.run_one(argv):
@@ -333,7 +336,9 @@ class Client(asyncio.Protocol):
         process_input's fast path for one command, without the reader and the
         loop around them.  Returns False, having done nothing, when the
         command may not take the fast path: the caller then reads the request
-        the usual way.
+        the usual way.  (The commands that close their connection after the
+        reply -- QUIT, SHUTDOWN, CLIENT KILL of itself -- are all off the fast
+        path, so there is no close_after_reply to honour here.)
         """
         cmd = _FAST.get(argv[0])
         if cmd is None or not cmd.fastpath:
