@@ -62,6 +62,8 @@ UNAUTH_MAX_MULTIBULK = 10  # args an unauthenticated client may send (networking
 UNAUTH_MAX_BULK = 16384  # bytes per arg for an unauthenticated client
 # An array header of a million elements or more: left to the exact parser (see feed).
 _BIG_COUNT = re.compile(rb"\*[1-9][0-9]{6}")
+# What RequestReader._classify returns for an empty request ("*0", "*-1"), which Redis skips.
+_SKIP = object()
 # The RESP3 types hiredis reads as bytes besides '$': '+', '=', '('.
 _BYTES_TYPES = frozenset(b"+=(")
 
@@ -674,21 +676,9 @@ class RequestReader:
                     cmd = hr.gets()
                 except hiredis.ProtocolError:
                     return self.anomaly()
-                if cmd is False:
-                    self._partial = True
-                    return self._check_partial()
-                self._partial = False
-                if cmd.__class__ is list:
-                    if cmd:
-                        for a in cmd:
-                            if a.__class__ is not bytes:
-                                return self.anomaly()
-                        self.taken += 1
-                        return cmd
-                    continue  # "*0": skipped, as Redis skips it (and not counted)
-                if cmd is None:
-                    continue  # "*-1": skipped too
-                return self.anomaly()
+                cmd = self._classify(cmd)
+                if cmd is not _SKIP:
+                    return cmd
         p = self._pure
         cmd = p.gets()
         if cmd is False and p.at_boundary() and not self.unauth:
@@ -699,6 +689,11 @@ class RequestReader:
 
     def resume(self, cmd):
         """Finish a ``gets`` whose hiredis call the connection made itself (the rare cases)."""
+        cmd = self._classify(cmd)
+        return self.gets() if cmd is _SKIP else cmd
+
+    def _classify(self, cmd):
+        """What a hiredis ``gets()`` result means: a command, False (wait), or _SKIP (an empty request)."""
         if cmd is False:
             self._partial = True
             return self._check_partial()
@@ -710,9 +705,9 @@ class RequestReader:
                         return self.anomaly()
                 self.taken += 1
                 return cmd
-            return self.gets()  # "*0": skipped, as Redis skips it (and not counted)
+            return _SKIP  # "*0": skipped, as Redis skips it (and not counted)
         if cmd is None:
-            return self.gets()  # "*-1": skipped too
+            return _SKIP  # "*-1": skipped too
         return self.anomaly()
 
     def _check_partial(self):
