@@ -546,6 +546,7 @@ LD_QUANTUM_MIN = LD_MIN_EXP - (LD_MANT_DIG - 1)  # subnormal spacing: 2**-16445
 LD_INF = float("inf")
 LD_NINF = float("-inf")
 
+_DECDIGITS = frozenset(b"0123456789")
 _HEXDIGITS = b"0123456789abcdefABCDEF"
 
 # Python refuses int <-> decimal str conversions beyond 4300 digits (a guard
@@ -650,6 +651,44 @@ def _ld_from_parts(mant: int, exp: int, base: int, ndigits: int = 0):
     return v
 
 
+def _scan_mantissa(s: bytes, j: int, digit_set):
+    """Digits, then an optional '.' and more digits, from s[j]: (the digits, how many follow the point, end)."""
+    n = len(s)
+    digits = bytearray()
+    frac = 0
+    while j < n and s[j] in digit_set:
+        digits.append(s[j])
+        j += 1
+    if j < n and s[j] == 46:
+        j += 1
+        while j < n and s[j] in digit_set:
+            digits.append(s[j])
+            frac += 1
+            j += 1
+    return bytes(digits), frac, j
+
+
+def _scan_exponent(s: bytes, j: int, letters: bytes):
+    """An optional exponent at s[j] -- a letter of ``letters``, a sign, digits: (its value, end).
+
+    Without digits after the letter there is no exponent (strtold stops before the letter).
+    """
+    n = len(s)
+    if j < n and s[j] in letters:
+        k = j + 1
+        negative = False
+        if k < n and s[k] in b"+-":
+            negative = s[k] == 45
+            k += 1
+        start = k
+        while k < n and 48 <= s[k] <= 57:
+            k += 1
+        if k > start:
+            exp = _digits_to_int(s[start:k])
+            return (-exp if negative else exp), k
+    return 0, j
+
+
 def _strtold(s: bytes):
     """glibc strtold on ``s``: (value, number of bytes consumed, out_of_range).
 
@@ -678,69 +717,19 @@ def _strtold(s: bytes):
     if low[:2] == b"0x" and i + 2 < n and (
         s[i + 2] in _HEXDIGITS or (s[i + 2] == 46 and i + 3 < n and s[i + 3] in _HEXDIGITS)
     ):
-        j = i + 2
-        digits = []
-        frac = 0
-        while j < n and s[j] in _HEXDIGITS:
-            digits.append(s[j])
-            j += 1
-        if j < n and s[j] == 46:
-            j += 1
-            while j < n and s[j] in _HEXDIGITS:
-                digits.append(s[j])
-                frac += 1
-                j += 1
-        exp = 0
-        if j < n and s[j] in b"pP":
-            k = j + 1
-            eneg = False
-            if k < n and s[k] in b"+-":
-                eneg = s[k] == 45
-                k += 1
-            ks = k
-            while k < n and 48 <= s[k] <= 57:
-                k += 1
-            if k > ks:
-                exp = _digits_to_int(s[ks:k])
-                if eneg:
-                    exp = -exp
-                j = k
-        mant = int(bytes(digits), 16)
+        digits, frac, j = _scan_mantissa(s, i + 2, _HEXDIGITS)
+        exp, j = _scan_exponent(s, j, b"pP")
+        mant = int(digits, 16)
         v = _ld_from_parts(mant, exp - 4 * frac, 2)
         if v is None:
             return (0, 0), j, True
         return ((-v[0], v[1]) if neg else v), j, False
     # decimal
-    j = i
-    digits = bytearray()
-    frac = 0
-    while j < n and 48 <= s[j] <= 57:
-        digits.append(s[j])
-        j += 1
-    if j < n and s[j] == 46:
-        j += 1
-        while j < n and 48 <= s[j] <= 57:
-            digits.append(s[j])
-            frac += 1
-            j += 1
+    digits, frac, j = _scan_mantissa(s, i, _DECDIGITS)
     if not digits:
         return (0, 0), 0, False
-    exp = 0
-    if j < n and s[j] in b"eE":
-        k = j + 1
-        eneg = False
-        if k < n and s[k] in b"+-":
-            eneg = s[k] == 45
-            k += 1
-        ks = k
-        while k < n and 48 <= s[k] <= 57:
-            k += 1
-        if k > ks:
-            exp = _digits_to_int(s[ks:k])
-            if eneg:
-                exp = -exp
-            j = k
-    sig = bytes(digits).lstrip(b"0")
+    exp, j = _scan_exponent(s, j, b"eE")
+    sig = digits.lstrip(b"0")
     mant = _digits_to_int(sig) if sig else 0
     v = _ld_from_parts(mant, exp - frac, 10, len(sig))
     if v is None:
