@@ -20,39 +20,11 @@ import pytest
 
 from shardis.cluster.slots import key_slot
 from shardis.testing import RawConnection, ShardisProcess
+from shardis.testing.cluster import WAIT, cluster_nodes, request, text, wait_for
 from shardis.testing.pytest_plugin import require_redis_server
 
 NODE_TIMEOUT = 1000  # ms
 CLUSTER = [("cluster-enabled", ["yes"]), ("cluster-node-timeout", [str(NODE_TIMEOUT)])]
-WAIT = 30.0  # seconds, the bound of every wait below
-
-
-def wait_for(cond, what: str, timeout: float = WAIT, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
-
-def request(port: int, *args) -> bytes:
-    with RawConnection(port, timeout=10) as c:
-        return c.request(*args)
-
-
-def text(reply: bytes) -> str:
-    """The payload of a bulk/verbatim reply."""
-    body = reply.split(b"\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
-    if reply[:1] == b"=":
-        body = body[4:]
-    return body.decode()
-
-
-def cluster_nodes(port: int) -> list[list[str]]:
-    return [line.split() for line in text(request(port, "CLUSTER", "NODES")).splitlines() if line]
 
 
 def cluster_state_ok(port: int) -> bool:

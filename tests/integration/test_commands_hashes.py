@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shardis.testing import Events, dirty
+from shardis.testing import dirty
 from shardis.testing.rawclient import split_frames
 
 pytestmark = pytest.mark.timeout(600)
@@ -73,13 +73,6 @@ def check_unordered(d, *args):
         return d.check(*args)
     name = args[0].upper() if isinstance(args[0], str) else args[0].decode().upper()
     return d.check(*args, normalize=sort_pairs if name == "HGETALL" else sort_frames)
-
-
-@pytest.fixture
-def events(diff):
-    ev = Events(diff)
-    yield ev
-    ev.close()
 
 
 # --- replies and errors ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shardis.testing import Events, dirty
+from shardis.testing import dirty
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -24,13 +24,6 @@ RESP_VERSIONS = ["2", "3"]
 
 def run(d, *commands):
     return [d.check(*(c.split(" ") if isinstance(c, str) else c)) for c in commands]
-
-
-@pytest.fixture
-def events(diff):
-    ev = Events(diff)
-    yield ev
-    ev.close()
 
 
 # --- replies and errors ---------------------------------------------------------------------------

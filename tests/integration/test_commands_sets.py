@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shardis.testing import Events, dirty
+from shardis.testing import dirty
 from shardis.testing.rawclient import split_frames
 
 pytestmark = pytest.mark.timeout(600)
@@ -65,13 +65,6 @@ def shape_only(args, reply: bytes) -> bytes:
 def run_random(d, *commands):
     """Commands whose replies are random picks: compare their shape only."""
     return [d.check(*c.split(" "), normalize=shape_only) for c in commands]
-
-
-@pytest.fixture
-def events(diff):
-    ev = Events(diff)
-    yield ev
-    ev.close()
 
 
 # --- replies and errors -----------------------------------------------------------------------------

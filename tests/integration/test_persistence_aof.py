@@ -21,35 +21,11 @@ import time
 
 import pytest
 
-from shardis.testing import RawConnection, ServerStartError, ShardisProcess
+from shardis.testing import RawConnection, ServerStartError, ShardisProcess, observe_keys
 
 redis = pytest.importorskip("redis")
 
 WAIT = 60.0  # s: bound of every wait in this module
-
-
-def observe(port: int) -> dict:
-    out = {}
-    for db in range(16):
-        r = redis.Redis(host="127.0.0.1", port=port, db=db, socket_timeout=30)
-        try:
-            for key in r.keys("*"):
-                t = r.type(key).decode()
-                enc = r.object("encoding", key)
-                if t == "string":
-                    v = r.get(key)
-                elif t == "list":
-                    v = tuple(r.lrange(key, 0, -1))
-                elif t == "set":
-                    v = frozenset(r.smembers(key))
-                elif t == "zset":
-                    v = tuple(r.zrange(key, 0, -1, withscores=True))
-                else:
-                    v = frozenset(r.hgetall(key).items())
-                out[(db, key)] = (t, enc, v, r.pexpiretime(key))
-        finally:
-            r.close()
-    return out
 
 
 def as_reloaded(obs: dict) -> dict:
@@ -132,7 +108,7 @@ def test_workload_survives_restart(tmp_path, policy, stop):
     proc = ShardisProcess(["appendonly yes", f"appendfsync {policy}"], dir=tmp_path / "node").start()
     try:
         workload(proc.port)
-        expected = observe(proc.port)
+        expected = observe_keys(proc.port)
         assert (0, b"gone") not in expected and expected[(0, b"waiting")][2] == (b"second",)
         if stop == "sigkill":
             if policy != "always":
@@ -141,7 +117,7 @@ def test_workload_survives_restart(tmp_path, policy, stop):
         else:
             proc.stop()
         proc.start()
-        assert observe(proc.port) == expected
+        assert observe_keys(proc.port) == expected
     finally:
         proc.cleanup()
     incr = (tmp_path / "node" / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
@@ -162,14 +138,14 @@ def test_rewrite_then_restart(tmp_path, preamble):
         assert i["aof_last_bgrewrite_status"] == "ok" and i["aof_rewrites"] == "1"
         assert int(i["aof_base_size"]) > 0 and int(i["aof_current_size"]) >= int(i["aof_base_size"])
         proc.request("SET", "after-rewrite", "1")
-        expected = observe(proc.port)
+        expected = observe_keys(proc.port)
         d = tmp_path / "node" / "appendonlydir"
         suffix = "rdb" if preamble == "yes" else "aof"
         assert sorted(os.listdir(d)) == [f"appendonly.aof.2.base.{suffix}", "appendonly.aof.2.incr.aof",
                                          "appendonly.aof.manifest"]
         proc.kill()
         proc.start()
-        got = observe(proc.port)
+        got = observe_keys(proc.port)
         assert got == as_reloaded(expected)
         assert got[(0, b"after-rewrite")] == expected[(0, b"after-rewrite")]
     finally:
@@ -189,13 +165,13 @@ def test_config_set_appendonly_at_run_time(tmp_path):
         proc.request("SET", "after", "1")
         assert sorted(os.listdir(d / "appendonlydir")) == [
             "appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof", "appendonly.aof.manifest"]
-        expected = observe(proc.port)
+        expected = observe_keys(proc.port)
         proc.kill()
     finally:
         proc.cleanup()
     proc = ShardisProcess(["appendonly yes"], dir=d).start()
     try:
-        assert observe(proc.port) == as_reloaded(expected)
+        assert observe_keys(proc.port) == as_reloaded(expected)
         assert proc.request("CONFIG", "SET", "appendonly", "no") == b"+OK\r\n"
         size = os.path.getsize(d / "appendonlydir" / "appendonly.aof.1.incr.aof")
         proc.request("SET", "not-logged", "1")

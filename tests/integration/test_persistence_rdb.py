@@ -25,38 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shardis.persistence.rdb import write_rdb
-from shardis.testing import RawConnection, ServerStartError, ShardisProcess
+from shardis.testing import RawConnection, ServerStartError, ShardisProcess, observe_keys
 
 redis = pytest.importorskip("redis")
 
 DEBUG = "enable-debug-command yes"
 WAIT = 60.0  # s: bound of every wait for a child or a file
 FUTURE_MS = 4102444800000  # 2100-01-01
-
-
-def observe(port: int) -> dict:
-    """Everything about every key: type, encoding, value, absolute expire time."""
-    out = {}
-    for db in range(16):
-        r = redis.Redis(host="127.0.0.1", port=port, db=db, socket_timeout=30)
-        try:
-            for key in r.keys("*"):
-                t = r.type(key).decode()
-                enc = r.object("encoding", key)
-                if t == "string":
-                    v = r.get(key)
-                elif t == "list":
-                    v = tuple(r.lrange(key, 0, -1))
-                elif t == "set":
-                    v = frozenset(r.smembers(key))
-                elif t == "zset":
-                    v = tuple(r.zrange(key, 0, -1, withscores=True))
-                else:
-                    v = frozenset(r.hgetall(key).items())
-                out[(db, key)] = (t, enc, v, r.pexpiretime(key))
-        finally:
-            r.close()
-    return out
 
 
 def info(proc) -> dict:
@@ -147,10 +122,10 @@ def reload_node():
 def test_debug_reload_round_trips_generated_keyspaces(reload_node, keyspace):
     assert reload_node.request("FLUSHALL") == b"+OK\r\n"
     apply(reload_node.port, keyspace)
-    before = observe(reload_node.port)
+    before = observe_keys(reload_node.port)
     assert len(before) == len(keyspace)
     assert reload_node.request("DEBUG", "RELOAD") == b"+OK\r\n"
-    assert observe(reload_node.port) == before
+    assert observe_keys(reload_node.port) == before
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -160,10 +135,10 @@ def test_save_and_restart_round_trips_generated_keyspaces(tmp_path_factory, keys
     proc = ShardisProcess(dir=tmp_path_factory.mktemp("restart")).start()
     try:
         apply(proc.port, keyspace)
-        before = observe(proc.port)
+        before = observe_keys(proc.port)
         assert proc.request("SAVE") == b"+OK\r\n"
         proc.restart()
-        assert observe(proc.port) == before
+        assert observe_keys(proc.port) == before
     finally:
         proc.cleanup()
 

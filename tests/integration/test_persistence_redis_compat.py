@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from shardis.testing import RawConnection, RedisServerProcess, ShardisProcess
+from shardis.testing import RawConnection, RedisServerProcess, ShardisProcess, observe_keys
 from shardis.testing.pytest_plugin import require_redis_server
 
 redis = pytest.importorskip("redis")
@@ -77,33 +77,6 @@ def fill_every_type(r, functions: bool = True) -> None:
         r.execute_command("FUNCTION", "LOAD", LUA_LIB)
 
 
-def observe(port: int) -> dict:
-    """Everything about every key: type, encoding, value, absolute expire time."""
-    out = {}
-    for db in range(16):
-        r = redis.Redis(host="127.0.0.1", port=port, db=db, socket_timeout=30)
-        try:
-            for key in r.keys("*"):
-                t = r.type(key).decode()
-                enc = r.object("encoding", key)
-                if t == "string":
-                    v = r.get(key)
-                elif t == "list":
-                    v = tuple(r.lrange(key, 0, -1))
-                elif t == "set":
-                    v = frozenset(r.smembers(key))
-                elif t == "zset":
-                    v = tuple(r.zrange(key, 0, -1, withscores=True))
-                elif t == "hash":
-                    v = frozenset(r.hgetall(key).items())
-                else:
-                    v = None
-                out[(db, key)] = (t, enc, v, r.pexpiretime(key))
-        finally:
-            r.close()
-    return out
-
-
 def check_rdb(path) -> str:
     if REDIS_CHECK_RDB is None:
         pytest.skip("redis-check-rdb not installed")
@@ -137,14 +110,14 @@ def test_redis_dump_rdb_loads_into_shardis(tmp_path):
     r = _redis(tmp_path, "data")
     try:
         fill_every_type(r.client())
-        expected = observe(r.port)
+        expected = observe_keys(r.port)
         assert r.request("SAVE") == b"+OK\r\n"
     finally:
         r.cleanup()
     check_rdb(tmp_path / "data" / "dump.rdb")
     s = _shardis(tmp_path, "data")
     try:
-        assert observe(s.port) == expected
+        assert observe_keys(s.port) == expected
         info = s.request("INFO", "persistence").decode()
         assert f"rdb_last_load_keys_loaded:{len(expected)}" in info
         assert "Loading RDB produced by version 7.0.15" in s.log_text()
@@ -196,14 +169,14 @@ def test_redis_appendonlydir_loads_into_shardis(tmp_path, preamble):
         p.execute()
         time.sleep(0.1)
         assert c.get("gone") is None  # the expiry is logged as a DEL
-        expected = observe(r.port)
+        expected = observe_keys(r.port)
     finally:
         r.cleanup()
     incr = (tmp_path / "data" / "appendonlydir" / "appendonly.aof.2.incr.aof").read_bytes()
     assert b"#TS:" in incr and b"MULTI" in incr and b"$3\r\nDEL\r\n$4\r\ngone" in incr
     s = _shardis(tmp_path, "data", *directives)
     try:
-        assert observe(s.port) == expected
+        assert observe_keys(s.port) == expected
         assert "DB loaded from append only file" in s.log_text()
     finally:
         s.cleanup()
@@ -216,7 +189,7 @@ def test_shardis_dump_rdb_passes_redis_check_rdb_and_loads_into_redis(tmp_path):
     s = _shardis(tmp_path, "data")
     try:
         fill_every_type(s.client(), functions=False)
-        expected = observe(s.port)
+        expected = observe_keys(s.port)
         assert s.request("SAVE") == b"+OK\r\n"
     finally:
         s.cleanup()
@@ -224,7 +197,7 @@ def test_shardis_dump_rdb_passes_redis_check_rdb_and_loads_into_redis(tmp_path):
     assert "redis-ver = '7.0.15'" in out and "aof-base = '0'" in out
     r = _redis(tmp_path, "data")
     try:
-        assert observe(r.port) == expected
+        assert observe_keys(r.port) == expected
     finally:
         r.cleanup()
 
@@ -274,7 +247,7 @@ def test_shardis_appendonlydir_passes_redis_check_aof_and_loads_into_redis(tmp_p
         p.execute()
         c.execute_command("SELECT", 3)
         c.set("in3", "x")
-        expected = observe(s.port)
+        expected = observe_keys(s.port)
     finally:
         s.cleanup()
     d = tmp_path / "data" / "appendonlydir"
@@ -284,7 +257,7 @@ def test_shardis_appendonlydir_passes_redis_check_aof_and_loads_into_redis(tmp_p
     check_aof(d / "appendonly.aof.manifest")
     r = _redis(tmp_path, "data", *directives)
     try:
-        assert observe(r.port) == expected
+        assert observe_keys(r.port) == expected
     finally:
         r.cleanup()
 
@@ -297,7 +270,7 @@ def test_same_directory_alternating_servers(tmp_path):
         proc = cls(directives, dir=tmp_path / "data").start()
         try:
             if expected is not None:
-                assert observe(proc.port) == expected, f"round {i} ({cls.__name__})"
+                assert observe_keys(proc.port) == expected, f"round {i} ({cls.__name__})"
             with RawConnection(proc.port) as conn:
                 conn.request("RPUSH", "rounds", cls.__name__)
                 conn.request("INCR", "n")
@@ -309,7 +282,7 @@ def test_same_directory_alternating_servers(tmp_path):
                         assert time.monotonic() < deadline
                         time.sleep(0.05)
                     conn.request("SET", "after-rewrite", "1")
-            expected = observe(proc.port)
+            expected = observe_keys(proc.port)
         finally:
             proc.cleanup()
     assert expected[(0, b"rounds")][2] == (b"RedisServerProcess", b"ShardisProcess") * 2

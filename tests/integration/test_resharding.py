@@ -26,6 +26,7 @@ its new node, never shorter.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -37,6 +38,8 @@ import pytest
 
 from shardis.cluster.slots import key_slot
 from shardis.testing import RawConnection
+from shardis.testing import cluster as cluster_helpers
+from shardis.testing.cluster import text
 from shardis.testing.pytest_plugin import require_redis_server
 
 pytestmark = pytest.mark.timeout(420)
@@ -44,6 +47,7 @@ pytestmark = pytest.mark.timeout(420)
 NODE_TIMEOUT = 5000  # ms: no node is taken for failed while a loaded machine reshards
 CLUSTER = [("cluster-enabled", ["yes"]), ("cluster-node-timeout", [str(NODE_TIMEOUT)])]
 WAIT = 60.0  # seconds, the bound of every wait
+REQUEST_TIMEOUT = 30.0  # seconds, the bound of one request to a node
 KEYS = int(os.environ.get("SHARDIS_RESHARD_KEYS", "3000"))
 FULL_KEYS = 20000
 TTL_SLACK_MS = 10_000  # an expiry may move later by the transfer time, never earlier
@@ -52,27 +56,9 @@ TTL_SLACK_MS = 10_000  # an expiry may move later by the transfer time, never ea
 # --- small helpers -------------------------------------------------------------------------------
 
 
-def wait_for(cond, what: str, timeout: float = WAIT, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
-
-def request(port: int, *args) -> bytes:
-    with RawConnection(port, timeout=30) as c:
-        return c.request(*args)
-
-
-def text(reply: bytes) -> str:
-    body = reply.split(b"\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
-    if reply[:1] == b"=":
-        body = body[4:]
-    return body.decode()
+wait_for = functools.partial(cluster_helpers.wait_for, timeout=WAIT)
+request = functools.partial(cluster_helpers.request, timeout=REQUEST_TIMEOUT)
+cluster_nodes = functools.partial(cluster_helpers.cluster_nodes, timeout=REQUEST_TIMEOUT)
 
 
 def node_id(proc) -> str:
@@ -81,10 +67,6 @@ def node_id(proc) -> str:
 
 def addr(proc) -> str:
     return f"127.0.0.1:{proc.port}"
-
-
-def cluster_nodes(port: int) -> list[list[str]]:
-    return [line.split() for line in text(request(port, "CLUSTER", "NODES")).splitlines() if line]
 
 
 def my_slots(proc) -> list[int]:

@@ -7,12 +7,14 @@ reply frames as exact bytes (``RawConnection``), and a differential checker
 that asserts shardis and redis-server answer byte for byte the same
 (``Differential``), and readers of what a differential test compares besides
 replies: the dirty counter (``dirty``, ``dirty_pair``) and keyspace events
-(``Events``).  The pytest fixtures built on them live in
-``shardis.testing.pytest_plugin``.
+(``Events``), and of a whole dataset as clients see it (``observe_keys``).
+The pytest fixtures built on them live in ``shardis.testing.pytest_plugin``;
+bounded waits and one-shot requests for tests of clusters in
+``shardis.testing.cluster``.
 """
 
 from .differential import DEFAULT_NORMALIZERS, Differential, DifferentialMismatch
-from .observe import Events, dirty, dirty_pair
+from .observe import Events, dirty, dirty_pair, observe_keys
 from .processes import (
     RedisServerProcess,
     ServerProcess,
@@ -44,4 +46,5 @@ __all__ = [
     "dirty",
     "dirty_pair",
     "Events",
+    "observe_keys",
 ]

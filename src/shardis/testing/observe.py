@@ -9,13 +9,20 @@ explicitly: ``dirty`` on one connection, ``dirty_pair`` on both servers of a
 of the request history shown on a mismatch), and ``Events``, a pattern
 subscriber on each server, drained up to a marker message published after
 the commands, so that collecting never waits on a timeout.
+
+``observe_keys`` reads a whole dataset the way a client sees it (type,
+OBJECT ENCODING, value, absolute expire time of every key in every
+database), so that a dataset can be compared before and after a restart, a
+reload or a move to the other server.  It reads through redis-py, the
+client the persistence tests write with, imported when first called so that
+the package itself does not depend on it.
 """
 
 from __future__ import annotations
 
 from .rawclient import RawConnection
 
-__all__ = ["dirty", "dirty_pair", "Events"]
+__all__ = ["dirty", "dirty_pair", "Events", "observe_keys"]
 
 _DIRTY_FIELD = b"rdb_changes_since_last_save:"
 
@@ -83,3 +90,43 @@ class Events:
     def close(self) -> None:
         for c in (self.d.shardis, self.d.redis):
             c.request("CONFIG", "SET", "notify-keyspace-events", "")
+
+
+def _value_of(r, key: bytes, kind: str):
+    """A comparable value of ``key`` of type ``kind``, read through the redis-py client ``r``."""
+    if kind == "string":
+        return r.get(key)
+    if kind == "list":
+        return tuple(r.lrange(key, 0, -1))
+    if kind == "set":
+        return frozenset(r.smembers(key))
+    if kind == "zset":
+        return tuple(r.zrange(key, 0, -1, withscores=True))
+    if kind == "hash":
+        return frozenset(r.hgetall(key).items())
+    if kind == "stream":  # the entries only: consumer groups and the last id are not compared
+        return tuple((entry_id, tuple(fields.items())) for entry_id, fields in r.xrange(key))
+    raise AssertionError(f"observe_keys cannot read a key of type {kind!r}: {key!r}")
+
+
+def observe_keys(port: int, databases: int = 16, timeout: float = 30) -> dict:
+    """Everything about every key: type, encoding, value, absolute expire time.
+
+    ``{(db, key): (type, OBJECT ENCODING, value, PEXPIRETIME)}`` for every key
+    of databases ``0 .. databases-1`` of the server on 127.0.0.1:``port``.
+    Values are tuples (lists, sorted sets with their scores, stream entries)
+    or frozensets (sets, hashes), so two observations compare with ``==``.
+    """
+    import redis  # redis-py: a test dependency, not one of the package's
+
+    out = {}
+    for db in range(databases):
+        r = redis.Redis(host="127.0.0.1", port=port, db=db, socket_timeout=timeout)
+        try:
+            for key in r.keys("*"):
+                kind = r.type(key).decode()
+                enc = r.object("encoding", key)
+                out[(db, key)] = (kind, enc, _value_of(r, key, kind), r.pexpiretime(key))
+        finally:
+            r.close()
+    return out

@@ -15,6 +15,9 @@ conftest.py.  Fixtures:
 ``diff``
     A ``Differential`` over ``diff_servers``, emptied (FLUSHALL) before the
     test and checked to be alive after it.
+``events``
+    An ``Events`` recorder on ``diff``: keyspace notifications are on for
+    the test and turned off after it.
 
 Processes are stopped in finalizers, so a failing test cleans up too; the
 processes module's atexit hook catches anything left.  When a test fails,
@@ -32,6 +35,7 @@ import os
 import pytest
 
 from .differential import Differential
+from .observe import Events
 from .processes import (
     _LIVE,
     RedisServerProcess,
@@ -210,6 +214,14 @@ def diff(diff_servers):
     yield d
     d.close()
     diff_servers.check_alive()
+
+
+@pytest.fixture
+def events(diff):
+    """Keyspace events of both servers of ``diff`` (see ``Events``); notifications off afterwards."""
+    ev = Events(diff)
+    yield ev
+    ev.close()
 
 
 # --- logs in failure reports ------------------------------------------------------------------------
