@@ -476,6 +476,15 @@ def test_one_request_declines_what_it_does_not_read():
         b"*0\r\n",
         encode_command(b"SET", b"k", b"v" * 4096),  # headers past the table of canonical ones
         encode_command(*[b"a"] * 65),  # wider than UNIFORM_MAX_ARGS
+        # the spelled-out two- and three-argument cases
+        encode_command(b"GET", b"k") + b"x",  # something after the request
+        encode_command(b"SET", b"k", b"v") + b"x",
+        encode_command(b"GET", b"k").replace(b"*2", b"*3"),  # a count that does not match
+        encode_command(b"SET", b"k", b"v").replace(b"*3", b"*2"),
+        encode_command(b"SET", b"k", b"v").replace(b"*3", b"*4"),
+        b"*2\r\n$3\r\nGET\r\n$2\r\nk\r\n",  # a length that does not match
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nv\r\n",
+        b"*3\r\n$3\r\nSET\r\n$01\r\nk\r\n$1\r\nv\r\n",
     ):
         assert one_request(data) is None, data
 
@@ -484,8 +493,8 @@ def test_one_request_declines_what_it_does_not_read():
 def damaged_requests(draw):
     """An encoded request with one byte replaced, inserted or removed."""
     data = bytearray(encode_command(*draw(st.lists(st.binary(max_size=12), min_size=1, max_size=4))))
-    i = draw(st.integers(0, len(data) - 1))
     how = draw(st.sampled_from(["replace", "insert", "delete"]))
+    i = draw(st.integers(0, len(data) if how == "insert" else len(data) - 1))  # inserting may append
     byte = draw(st.sampled_from(b"*$\r\n0123456789+=(:x"))
     if how == "replace":
         data[i] = byte
@@ -496,7 +505,7 @@ def damaged_requests(draw):
     return bytes(data)
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.one_of(damaged_requests(), fuzz_bytes))
 def test_one_request_returns_only_what_redis_would_read_as_the_whole_read(data):
     # The exact parser follows networking.c: one_request may decline anything,

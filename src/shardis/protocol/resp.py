@@ -558,6 +558,27 @@ def one_request(data):
     """
     parts = data.split(b"\r\n")
     n = len(parts)  # *N, then a header and a payload per argument, then b"" after the last CRLF
+    # Requests of two and three arguments, the commonest, spelled out: the
+    # general loop below costs them about a tenth of a request's instructions.
+    if n == 8:  # three (SET key value, HGET key field ...)
+        if (
+            parts[0] == b"*3"
+            and not parts[7]
+            and _HEADER_LEN(parts[1]) == len(name := parts[2])
+            and _HEADER_LEN(parts[3]) == len(key := parts[4])
+            and _HEADER_LEN(parts[5]) == len(arg := parts[6])
+        ):
+            return [name, key, arg]
+        return None
+    if n == 6:  # two (GET key, INCR key ...)
+        if (
+            parts[0] == b"*2"
+            and not parts[5]
+            and _HEADER_LEN(parts[1]) == len(name := parts[2])
+            and _HEADER_LEN(parts[3]) == len(key := parts[4])
+        ):
+            return [name, key]
+        return None
     if n & 1 or parts[-1] or _COUNT_HEADER(parts[0]) != (n - 2) >> 1:
         return None
     argv = parts[2:-1:2]
