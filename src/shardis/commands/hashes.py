@@ -493,14 +493,11 @@ def hset_batch(c, columns, m):
     nargs = len(columns)
     if nargs & 1:
         return None  # an odd count: every request is an arity error
-    keys = columns[1]
-    key = keys[0]
-    if keys.count(key) != m:
-        return None
     db = c.db
-    node = c.node
-    if node.notify_flags or db.watched or (db.expires and key in db.expires):
+    key = db.batch_key(columns[1], m)
+    if key is None:
         return None
+    node = c.node
     h = db.data.get(key)
     if h is not None and h.__class__ is not Hash:
         return None  # WRONGTYPE

@@ -934,14 +934,11 @@ def sadd_batch(c, columns, m):
     checking the members added and the final size is checking every step.
     A missing key is created as the first request would create it.
     """
-    keys = columns[1]
-    key = keys[0]
-    if keys.count(key) != m:
-        return None
     db = c.db
-    node = c.node
-    if node.notify_flags or db.watched or (db.expires and key in db.expires):
+    key = db.batch_key(columns[1], m)
+    if key is None:
         return None
+    node = c.node
     s = db.data.get(key)
     if s is not None and s.__class__ is not Set:
         return None  # WRONGTYPE
@@ -1010,16 +1007,15 @@ def spop_batch(c, columns, m):
     """
     if len(columns) != 2:
         return None  # SPOP key count: the handler
-    keys = columns[1]
-    key = keys[0]
-    if keys.count(key) != m:
-        return None
     db = c.db
+    key = db.batch_key(columns[1], m)
+    if key is None:
+        return None
     s = db.data.get(key)
     if s is None:
         return c.resp.null * m  # lookup_write of a missing key counts nothing
     node = c.node
-    if s.__class__ is not Set or node.notify_flags or db.watched or (db.expires and key in db.expires):
+    if s.__class__ is not Set:
         return None
     n = len(s)
     k = m if m < n else n

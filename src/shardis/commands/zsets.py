@@ -1795,21 +1795,6 @@ def _sl_take(sl, k: int, last: bool) -> list:
     return taken
 
 
-def _one_key(c, keys, m):
-    """The batch's key when every request names it and nothing per request applies to it, else None."""
-    key = keys[0]
-    if keys.count(key) != m:
-        return None
-    db = c.db
-    if c.node.notify_flags or db.watched:
-        return None
-    if db.expires and key in db.expires:
-        return None  # lookup_write decides expiry per request
-    if db.blocking and key in db.blocking:
-        return None  # waiting clients are served between requests
-    return key
-
-
 def _batch_scores(col):
     """The scores of a ZADD column as the handler reads them, or None if any would not parse (or is -0).
 
@@ -1844,7 +1829,7 @@ def zadd_batch(c, columns, m):
     """
     if len(columns) != 4:
         return None  # options, or several pairs: the handler parses them
-    key = _one_key(c, columns[1], m)
+    key = c.db.batch_key(columns[1], m)
     if key is None:
         return None
     scores = _batch_scores(columns[2])
@@ -1941,7 +1926,7 @@ def _zpop_batch(c, columns, m, last: bool):
     """
     if len(columns) != 2:
         return None  # a count: the handler
-    key = _one_key(c, columns[1], m)
+    key = c.db.batch_key(columns[1], m)
     if key is None:
         return None
     db = c.db

@@ -153,6 +153,26 @@ class Database:
             return None
         return values
 
+    def batch_key(self, keys, m: int):
+        """The key of a single-key write batch form, or None when the batch must go request by request.
+
+        Every one of the ``m`` requests must name the same key, and nothing
+        that is decided request by request may apply to it: keyspace events,
+        WATCH (any key watched in this database), a TTL (lookup_write decides
+        expiry per request), or a client blocked on the key (it is served
+        between the request that wakes it and the next one).
+        """
+        key = keys[0]
+        if keys.count(key) != m:
+            return None
+        if self.node.notify_flags or self.watched:
+            return None
+        if self.expires and key in self.expires:
+            return None
+        if self.blocking and key in self.blocking:
+            return None
+        return key
+
     def note_reads(self, keys, values) -> None:
         """lookup_read's hit/miss counts and LRU clock for the reads of ``read_batch``."""
         misses = values.count(None)
