@@ -100,6 +100,12 @@ class Sim:
         if not all(set(st.nodes) == names and not any(n.in_handshake for n in st.nodes.values())
                    for st in self.states):
             return False
+        # Links to the nodes learnt last open on a later cron; until then a
+        # PONG broadcast would miss them (which one is last depends on the
+        # random node ids).
+        if not all(n.link is not None for st in self.states for n in st.nodes.values()
+                   if n is not st.myself):
+            return False
         ref = [n.name if n is not None else None for n in self.states[0].slots]
         return all([n.name if n is not None else None for n in st.slots] == ref for st in self.states)
 
