@@ -33,6 +33,7 @@ import time
 
 from .. import REDIS_VERSION
 from ..keyspace.glob import stringmatch
+from ..keyspace.lfu import LRU_CLOCK_MAX, idle_seconds
 from ..keyspace.objects import Hash, List, Set, ZSet, string_encoding
 from ..protocol.resp import bulk, integer
 from ..server import info as INFO
@@ -61,7 +62,6 @@ FLUSHALL_HOOKS: list = []
 # DEBUG subcommands other modules provide (RELOAD, LOADAOF ...): lower-case name -> handler(c, argv).
 DEBUG_SUBCOMMANDS: dict = {}
 
-LRU_CLOCK_MAX = (1 << 24) - 1
 OBJ_SHARED_INTEGERS = 10000  # integers below this are shared objects in Redis (refcount INT_MAX)
 OBJ_SHARED_REFCOUNT = 2147483647
 SLOWLOG_DEFAULT_COUNT = 10
@@ -1164,8 +1164,7 @@ def debug_object(c, key: bytes) -> bytes:
         enc = value.encoding
         refcount = 1
     lru = db.access.get(key, c.node.lru_clock) & LRU_CLOCK_MAX
-    now_lru = int(time.time()) & LRU_CLOCK_MAX
-    idle = now_lru - lru if now_lru >= lru else (LRU_CLOCK_MAX - lru) + now_lru
+    idle = idle_seconds(lru, int(time.time()))
     extra = b""
     if isinstance(value, List):
         fill = c.node.config["list-max-listpack-size"]

@@ -30,6 +30,7 @@ import time
 import zlib
 
 from .. import REDIS_VERSION, __version__
+from ..keyspace.lfu import LRU_CLOCK_MAX
 from . import memory
 
 __all__ = ["generate", "register", "section_names", "SECTION_ORDER", "DEFAULT_SECTIONS", "reset_stats"]
@@ -52,7 +53,6 @@ SECTION_ORDER = (
 # Sections INFO returns with no argument (or "default"): all but the per-command ones.
 DEFAULT_SECTIONS = frozenset(SECTION_ORDER) - {"commandstats", "latencystats"}
 
-LRU_CLOCK_MAX = (1 << 24) - 1  # the LRU clock is 24 bits of seconds (server.h)
 AVG_TTL_SAMPLES = 1000  # TTLs averaged for the keyspace line's avg_ttl
 
 _PROVIDERS: dict[str, list] = {}
