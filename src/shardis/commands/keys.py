@@ -51,6 +51,7 @@ from itertools import islice
 
 from ..keyspace import notify as kn
 from ..keyspace.glob import compile_pattern
+from ..keyspace.lfu import idle_seconds, lfu_decr_and_return, lfu_new
 from ..keyspace.objects import Hash, List, Set, ZSet, string_encoding, type_name
 from ..protocol.resp import bulk, integer
 from ..server import replies as R
@@ -68,7 +69,6 @@ LLONG_MIN_DIV_1000 = -LLONG_MAX_DIV_1000  # C truncates toward zero: -9223372036
 
 OBJ_SHARED_INTEGERS = 10000  # Redis shares the objects for 0..9999 (server.h)
 OBJ_SHARED_REFCOUNT = INT_MAX  # the refcount OBJECT REFCOUNT shows for shared objects
-LFU_INIT_VAL = 5  # the counter a new key starts with under an LFU policy (server.h)
 
 SCAN_MAX_SNAPSHOTS = 64  # live SCAN snapshots per database
 SCAN_SNAPSHOT_IDLE = 600.0  # seconds a snapshot survives without a SCAN call using it
@@ -76,8 +76,6 @@ SCAN_POS_BITS = 40  # low bits of a cursor: position in the snapshot
 SCAN_ID_LIMIT = 1 << 23  # snapshot ids wrap here, so a cursor stays below 2**63
 RANDOMKEY_EXACT_LIMIT = 4096  # up to this many keys RANDOMKEY picks by walking the dict
 RANDOMKEY_TRIES = 100  # replica bail-out, as dbRandomKey
-
-_LFU_POLICIES = ("volatile-lfu", "allkeys-lfu")
 
 _OBJECT_HELP = (
     "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -864,11 +862,11 @@ def object_idletime_command(c, argv):
     v = _object_lookup(c, argv)
     if v is None:
         return c.resp.null
-    if c.node.config["maxmemory-policy"] in _LFU_POLICIES:
+    node = c.node
+    if node.lfu:
         return R.IDLETIME_LFU
-    clock = c.node.lru_clock
-    last = c.db.access.get(argv[2], clock)
-    return integer(max(0, clock - last))
+    clock = node.lru_clock
+    return integer(idle_seconds(c.db.access.get(argv[2], clock), clock))
 
 
 @subcommand("object", "freq", 3, "readonly", keys=(2, 2, 1), categories="keyspace",
@@ -879,15 +877,12 @@ def object_freq_command(c, argv):
     if v is None:
         return c.resp.null
     node = c.node
-    if node.config["maxmemory-policy"] not in _LFU_POLICIES:
+    if not node.lfu:
         return R.FREQ_NOT_LFU
-    # The keyspace keeps an access clock per key but no LFU counter: report
-    # the counter a key starts with, decayed by the minutes it sat idle
-    # (LFUDecrAndReturn), which is what Redis shows for a key not read since.
-    decay = node.config["lfu-decay-time"]
-    idle_min = max(0, node.lru_clock - c.db.access.get(argv[2], node.lru_clock)) // 60
-    periods = idle_min // decay if decay else 0
-    return integer(max(0, LFU_INIT_VAL - periods))
+    field = c.db.access.get(argv[2])
+    if field is None:
+        field = lfu_new(node.unixtime)  # a key loaded without one: a new object's
+    return integer(lfu_decr_and_return(field, node.unixtime, node.config["lfu-decay-time"]))
 
 
 @subcommand("object", "help", 2, "loading stale", categories="keyspace", group="generic",

@@ -28,6 +28,7 @@ import socket
 import time
 
 from ..keyspace import notify as kn
+from ..keyspace.lfu import restored_field
 from ..keyspace.objects import List, ZSet
 from ..persistence.rdb import (
     DEFAULT_THRESHOLDS,
@@ -157,8 +158,9 @@ def restore_generic(c, argv):
         if not absttl:
             # Propagated with the absolute time, as Redis rewrites it.
             c.propagate_argv = [argv[0], key, b"%d" % ttl, argv[3]] + list(argv[4:]) + [b"ABSTTL"]
-    if lru_idle >= 0:
-        db.access[key] = node.lru_clock - lru_idle
+    field = restored_field(lfu_freq, lru_idle, node.lru_clock, node.unixtime, node.lfu)
+    if field is not None:
+        db.access[key] = field
     node.dirty += 1
     if node.notify_flags:
         node.notify(kn.GENERIC, b"restore", key, db.id)

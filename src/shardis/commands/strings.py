@@ -277,6 +277,8 @@ def getset_command(c, argv):
     reply = reply_string(c, db.lookup_read(key))
     if reply is R.WRONGTYPE:
         return reply
+    if node.lfu:
+        db.lookup_write(key)  # setKey's own lookup: a second access (LFUDatabase.set)
     db.set(key, argv[2])
     if node.notify_flags:
         node.notify(kn.STRING, b"set", key, db.id)

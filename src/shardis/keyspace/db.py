@@ -24,10 +24,11 @@ from itertools import compress, repeat
 from operator import is_not
 
 from . import notify as kn
+from .lfu import lfu_new, lfu_touch
 
 _NONE_TYPE = type(None)
 
-__all__ = ["Database"]
+__all__ = ["Database", "LFUDatabase"]
 
 
 def now_ms() -> int:
@@ -365,6 +366,67 @@ class Database:
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+class LFUDatabase(Database):
+    """A Database under an LFU maxmemory-policy: the access field counts accesses (keyspace/lfu.py).
+
+    The node swaps its databases' class when the policy changes (same
+    slots, so ``__class__`` can be assigned), which keeps the LRU hot paths
+    free of a policy test.  Only the three methods that stamp the field
+    differ, after Redis's lookupKey (updateLFU on every read or write
+    lookup of a live key), createObject (a new key starts at
+    LFU_INIT_VAL) and setKey (an existing key is looked up for writing,
+    then keeps its field: dbSetValue).  The batch forms and fast paths,
+    which stamp LRU clocks in bulk, are off under LFU (Node.update_fast).
+    """
+
+    __slots__ = ()
+
+    def _touched(self, field):
+        """updateLFU of ``field`` (None: a key without one, as loaded, counts as new)."""
+        node = self.node
+        now = node.unixtime
+        cfg = node.config
+        return lfu_touch(lfu_new(now) if field is None else field, now, cfg["lfu-decay-time"], cfg["lfu-log-factor"])
+
+    def _looked_up(self, key) -> None:
+        # Remembered for ``set`` in this same command (commands are counted after they run).
+        node = self.node
+        node.lfu_looked_up = (node.stat_numcommands, self.id, key)
+
+    def lookup_read(self, key):
+        field = self.access.get(key)
+        v = Database.lookup_read(self, key)
+        if v is not None:
+            self.access[key] = self._touched(field)
+            self._looked_up(key)
+        return v
+
+    def lookup_write(self, key):
+        field = self.access.get(key)
+        v = Database.lookup_write(self, key)
+        if v is not None:
+            self.access[key] = self._touched(field)
+            self._looked_up(key)
+        return v
+
+    def set(self, key, value, keepttl: bool = False) -> None:
+        """setKey: a new key starts afresh; an existing one keeps its field (dbSetValue).
+
+        Redis's setKey looks an existing key up for writing first, which
+        counts as an access, unless the command has just done so itself
+        (SET, APPEND, INCRBYFLOAT ... then overwrite what they looked up).
+        """
+        live = self.peek(key) is not None
+        field = self.access.get(key)
+        node = self.node
+        Database.set(self, key, value, keepttl)
+        if not live:
+            field = lfu_new(node.unixtime)
+        elif node.lfu_looked_up != (node.stat_numcommands, self.id, key):
+            field = self._touched(field)
+        self.access[key] = field
 
 
 class _DetachedNode:

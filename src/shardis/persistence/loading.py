@@ -35,6 +35,7 @@ import asyncio
 import os
 import time
 
+from ..keyspace.lfu import restored_field
 from .aof import AofFormatError, AofParser, AofTruncated, ManifestError
 from .rdb import (
     AuxField,
@@ -168,6 +169,8 @@ def rdb_load_stream(node, p, read, name: str, *, preamble: bool = False, allow_d
     skip_expired = not preamble and node.master is None
     now_ms = int(time.time() * 1000)
     clock = node.lru_clock
+    unixtime = node.unixtime
+    lfu = node.lfu
     loaded = expired = 0
     crc = 0
     crc_pos = 0  # offset up to which the CRC is computed
@@ -201,8 +204,9 @@ def rdb_load_stream(node, p, read, name: str, *, preamble: bool = False, allow_d
                         db.set_expire(key, exp)
                     if slot_index is not None:
                         slot_index.add(key)
-                    if ev.lru_idle is not None:
-                        db.access[key] = clock - ev.lru_idle
+                    field = restored_field(ev.lfu_freq, ev.lru_idle, clock, unixtime, lfu)
+                    if field is not None:
+                        db.access[key] = field
                     loaded += 1
                 events += 1
                 if events % LOAD_EVENTS_PER_YIELD == 0:

@@ -52,6 +52,7 @@ import time
 import zlib
 
 from .. import REDIS_VERSION
+from ..keyspace.lfu import LFU_INIT_VAL, idle_seconds, lfu_decr_and_return
 from ..server import info as info_mod
 from .crc64 import ACCELERATED as CRC_ACCELERATED
 from .crc64 import POLY_REFLECTED, crc64
@@ -312,7 +313,10 @@ def write_rdb_file(node, path: str, aof_base: bool = False, libraries=(), report
     w = RdbWriter(compress=compress, checksum=False, thresholds=thresholds)
     plain = RdbWriter(compress=False, checksum=False, thresholds=thresholds).key if compress else None
     lru = "lru" in cfg["maxmemory-policy"]
+    lfu = node.lfu
     clock = node.lru_clock
+    unixtime = node.unixtime
+    decay = cfg["lfu-decay-time"]
     now_ms = int(time.time() * 1000)
     crc = 0
     written = 0
@@ -349,7 +353,11 @@ def write_rdb_file(node, path: str, aof_base: bool = False, libraries=(), report
                     put = plain  # nothing LZF could shrink: skip the (slow) attempts
                 if lru:
                     last = access.get(k)
-                    piece = put(k, v, e, lru_idle=max(0, clock - last) if last is not None else 0)
+                    piece = put(k, v, e, lru_idle=idle_seconds(last, clock) if last is not None else 0)
+                elif lfu:
+                    last = access.get(k)
+                    freq = lfu_decr_and_return(last, unixtime, decay) if last is not None else LFU_INIT_VAL
+                    piece = put(k, v, e, lfu_freq=freq)
                 else:
                     piece = put(k, v, e)
                 pending.append(piece)

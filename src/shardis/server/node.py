@@ -23,8 +23,9 @@ import time
 
 from .. import REDIS_VERSION, __version__
 from ..keyspace import notify as kn
-from ..keyspace.db import Database
+from ..keyspace.db import Database, LFUDatabase
 from ..keyspace.expire import active_expire_cycle
+from ..keyspace.lfu import LFU_POLICIES
 from . import memory
 from .config import Config
 from .pubsub import PubSub
@@ -41,6 +42,8 @@ _LOG_CHARS = ".-*#"
 class Node:
     def __init__(self, config: Config):
         self.config = config
+        self.lfu = False  # an LFU maxmemory-policy: the access field counts (see _on_policy_change)
+        self.lfu_looked_up = None  # LFUDatabase: (command number, db, key) of the last key lookup
         self.pid = os.getpid()
         self.run_id = os.urandom(20).hex()
         self.dbs = [Database(i, self) for i in range(config["databases"])]
@@ -109,6 +112,8 @@ class Node:
         config.on_change("slowlog-log-slower-than", self._on_slowlog_change)
         self._on_slowlog_change(config["slowlog-log-slower-than"], None)
         config.on_change("notify-keyspace-events", self._on_notify_change)
+        config.on_change("maxmemory-policy", self._on_policy_change)
+        self._on_policy_change(config["maxmemory-policy"], None)
         config.on_change("hz", lambda v, old: setattr(self, "hz", max(1, min(500, v))))
         self._on_notify_change(config["notify-keyspace-events"], None)
         # RDB/AOF: snapshots, the AOF, start-up loading (persistence/snapshot.py)
@@ -131,9 +136,19 @@ class Node:
             and self.master is None
             and self.lastbgsave_ok
             and self.config["maxmemory"] == 0
+            and not self.lfu
             and not self._ready_keys_pending()
         )
         self.fast = self.cluster_fast and self.cluster is None
+
+    def _on_policy_change(self, value, old) -> None:
+        # The databases' access fields are read as LFU counters from now on; the
+        # fields already there stay as they are (Redis reinterprets them too).
+        self.lfu = value in LFU_POLICIES
+        cls = LFUDatabase if self.lfu else Database
+        for db in self.dbs:
+            db.__class__ = cls
+        self.update_fast()
 
     def _on_slowlog_change(self, value, old) -> None:
         # Negative disables the slow log; compare in ns on the hot path.
