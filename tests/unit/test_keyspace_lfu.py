@@ -11,6 +11,7 @@ from shardis.keyspace.lfu import (
     LRU_CLOCK_MAX,
     idle_seconds,
     lfu_decr_and_return,
+    lfu_freq,
     lfu_log_incr,
     lfu_minutes,
     lfu_new,
@@ -102,3 +103,8 @@ def test_restored_idle_time_before_the_clock_started_lands_half_way_round():
     f = restored_field(None, masked + 1, clock, T0, False)
     assert f == (masked + LRU_CLOCK_MAX // 2) % LRU_CLOCK_MAX
     assert idle_seconds(f, clock) > LRU_CLOCK_MAX // 2 - 1
+
+
+def test_a_key_without_a_field_reads_as_a_new_object():
+    assert lfu_freq(None, T0, 1) == LFU_INIT_VAL
+    assert lfu_freq(field(lfu_minutes(T0), 9), T0, 1) == 9

@@ -51,7 +51,7 @@ from itertools import islice
 
 from ..keyspace import notify as kn
 from ..keyspace.glob import compile_pattern
-from ..keyspace.lfu import idle_seconds, lfu_decr_and_return, lfu_new
+from ..keyspace.lfu import idle_seconds, lfu_freq
 from ..keyspace.objects import Hash, List, Set, ZSet, string_encoding, type_name
 from ..protocol.resp import bulk, integer
 from ..server import replies as R
@@ -879,10 +879,7 @@ def object_freq_command(c, argv):
     node = c.node
     if not node.lfu:
         return R.FREQ_NOT_LFU
-    field = c.db.access.get(argv[2])
-    if field is None:
-        field = lfu_new(node.unixtime)  # a key loaded without one: a new object's
-    return integer(lfu_decr_and_return(field, node.unixtime, node.config["lfu-decay-time"]))
+    return integer(lfu_freq(c.db.access.get(argv[2]), node.unixtime, node.config["lfu-decay-time"]))
 
 
 @subcommand("object", "help", 2, "loading stale", categories="keyspace", group="generic",

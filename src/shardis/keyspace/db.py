@@ -395,21 +395,18 @@ class LFUDatabase(Database):
         node = self.node
         node.lfu_looked_up = (node.stat_numcommands, self.id, key)
 
-    def lookup_read(self, key):
-        field = self.access.get(key)
-        v = Database.lookup_read(self, key)
+    def _counted(self, key, field, v):
+        """After a lookup that found ``v`` (None: none), the access counted on the field it had before."""
         if v is not None:
             self.access[key] = self._touched(field)
             self._looked_up(key)
         return v
 
+    def lookup_read(self, key):
+        return self._counted(key, self.access.get(key), Database.lookup_read(self, key))
+
     def lookup_write(self, key):
-        field = self.access.get(key)
-        v = Database.lookup_write(self, key)
-        if v is not None:
-            self.access[key] = self._touched(field)
-            self._looked_up(key)
-        return v
+        return self._counted(key, self.access.get(key), Database.lookup_write(self, key))
 
     def set(self, key, value, keepttl: bool = False) -> None:
         """setKey: a new key starts afresh; an existing one keeps its field (dbSetValue).

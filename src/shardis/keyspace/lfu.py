@@ -26,6 +26,7 @@ __all__ = [
     "lfu_minutes",
     "lfu_new",
     "lfu_decr_and_return",
+    "lfu_freq",
     "lfu_log_incr",
     "lfu_touch",
     "idle_seconds",
@@ -58,6 +59,11 @@ def lfu_decr_and_return(field: int, unixtime: int, decay_time: int) -> int:
     elapsed = now - ldt if now >= ldt else 65535 - ldt + now
     periods = elapsed // decay_time
     return 0 if periods > counter else counter - periods
+
+
+def lfu_freq(field, unixtime: int, decay_time: int) -> int:
+    """What OBJECT FREQ shows for ``field``; None (a key loaded without one) reads as a new object's."""
+    return lfu_decr_and_return(lfu_new(unixtime) if field is None else field, unixtime, decay_time)
 
 
 def lfu_log_incr(counter: int, log_factor: int, rand=random.random) -> int:

@@ -52,7 +52,7 @@ import time
 import zlib
 
 from .. import REDIS_VERSION
-from ..keyspace.lfu import LFU_INIT_VAL, idle_seconds, lfu_decr_and_return
+from ..keyspace.lfu import idle_seconds, lfu_freq
 from ..server import info as info_mod
 from .crc64 import ACCELERATED as CRC_ACCELERATED
 from .crc64 import POLY_REFLECTED, crc64
@@ -355,9 +355,7 @@ def write_rdb_file(node, path: str, aof_base: bool = False, libraries=(), report
                     last = access.get(k)
                     piece = put(k, v, e, lru_idle=idle_seconds(last, clock) if last is not None else 0)
                 elif lfu:
-                    last = access.get(k)
-                    freq = lfu_decr_and_return(last, unixtime, decay) if last is not None else LFU_INIT_VAL
-                    piece = put(k, v, e, lfu_freq=freq)
+                    piece = put(k, v, e, lfu_freq=lfu_freq(access.get(k), unixtime, decay))
                 else:
                     piece = put(k, v, e)
                 pending.append(piece)
