@@ -130,3 +130,16 @@ def test_redis_cli_hotkeys_names_the_key_read_most(shardis_node):
             found[m.group(2)] = int(m.group(1))
     assert len(found) == 16, out  # redis-cli's summary: the 16 hottest
     assert found["hot"] > 5 and all(v == 5 for k, v in found.items() if k != "hot"), found
+
+
+@pytest.mark.node_directives("enable-debug-command yes")
+def test_the_counter_survives_an_rdb_reload(shardis_node):
+    shardis_node.request("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+    with RawConnection(shardis_node.port, timeout=10) as conn:
+        assert conn.request("SET", "k", "hello") == b"+OK\r\n"
+        assert conn.request("RESTORE", "k2", "0", _bulk(conn.request("DUMP", "k")), "FREQ", "40") == b"+OK\r\n"
+        assert conn.request("OBJECT", "FREQ", "k2") == b":40\r\n"
+        assert conn.request("OBJECT", "FREQ", "k") == b":6\r\n"  # DUMP read it once
+        assert conn.request("DEBUG", "RELOAD") == b"+OK\r\n"
+        assert conn.request("OBJECT", "FREQ", "k2") == b":40\r\n"  # saved as FREQ, loaded back
+        assert conn.request("OBJECT", "FREQ", "k") == b":6\r\n"
